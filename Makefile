@@ -1,0 +1,69 @@
+# The course's commands. `make run` and `make test` work on a fresh clone with only Python 3.11 and make.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+
+# Settings the notebook outputs depend on: identical for run, refresh and test.
+export PYTHONHASHSEED := 0
+export TQDM_DISABLE := 1
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export MPLCONFIGDIR := $(CURDIR)/build/.matplotlib
+export JUPYTER_PLATFORM_DIRS := 1
+
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120
+
+.PHONY: help install run test lint unit nbval refresh lab serve mlflow-ui clean lock bench
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@echo "==> setting up $(VENV) from requirements.txt (first time: a few minutes)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@mkdir -p build/.matplotlib
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create or update .venv from the pins (free when nothing changed)
+
+run: $(STAMP)  ## execute all notebooks into build/ and print the time table
+	$(BIN)/python tools/run_notebooks.py
+
+test: lint unit nbval  ## lint, unit tests, and nbval on the committed notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests tools benchmarks
+
+unit: $(STAMP)
+	$(BIN)/pytest tests
+
+nbval: $(STAMP)
+	$(BIN)/pytest $(NBVAL) notebooks
+
+refresh: $(STAMP)  ## re-execute the committed notebooks in place (authors)
+	$(BIN)/python tools/refresh_notebooks.py
+
+lab: $(STAMP)  ## open JupyterLab on the notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+serve: $(STAMP)  ## run the model API on port $(PORT) in the foreground
+	$(BIN)/python -m helpers.serving --port $(PORT)
+
+mlflow-ui: $(STAMP)  ## open the MLflow UI on the local store (artifacts/mlflow.db)
+	$(BIN)/python -m helpers.tracking ui
+
+bench: $(STAMP)  ## run the benchmarks (speed is measured here, never in tests)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done
+
+lock: $(STAMP)  ## recompile requirements.txt from requirements.in
+	$(BIN)/pip-compile --quiet --strip-extras --no-header --allow-unsafe requirements.in -o requirements.txt
+
+clean:  ## remove build/, artifacts/ and generated data (not the committed notebooks)
+	rm -rf build artifacts data/*.csv data/*.json

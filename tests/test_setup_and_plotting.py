@@ -1,0 +1,47 @@
+"""helpers.setup, helpers.paths and helpers.plotting."""
+
+from __future__ import annotations
+
+import random
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import sklearn  # noqa: E402
+
+import helpers  # noqa: E402
+from helpers import paths  # noqa: E402
+
+
+def test_paths_are_anchored_on_the_repo_root(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (paths.ROOT / "helpers" / "__init__.py").exists()
+    assert paths.FIGURES_DIR == paths.ROOT / "figures"
+    assert paths.relative(paths.ROOT / "data" / "x.csv") == "data/x.csv"
+
+
+def test_setup_seeds_and_configures() -> None:
+    helpers.setup()
+    a = (random.random(), np.random.rand())
+    helpers.setup()
+    assert (random.random(), np.random.rand()) == a
+    assert sklearn.get_config()["display"] == "text"
+
+
+def test_save_figure_writes_a_300_dpi_png(tmp_path) -> None:
+    from PIL import Image
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [0, 1])
+    path = helpers.save_figure(fig, "tiny", directory=tmp_path)
+    plt.close(fig)
+    assert path == tmp_path / "tiny.png"
+    with Image.open(path) as img:
+        assert round(img.info["dpi"][0]) == 300
+
+
+def test_versions_line_names_packages() -> None:
+    line = helpers.versions("numpy")
+    assert line.startswith("Python 3.") and f"numpy {np.__version__}" in line
