@@ -10,18 +10,16 @@ import warnings
 from importlib import metadata
 
 from helpers import paths
-from helpers.data import (
-    FEATURES,
-    TARGET,
-    DatasetError,
-    feature_roles,
-    load_dataset,
-    load_production_pool,
-    split_dataset,
-    validate_dataset,
-)
-from helpers.model import load_reference_metrics, load_reference_model, train_reference_model
-from helpers.plotting import COLORS, save_figure
+
+# Imported on first use, so that `import helpers` stays fast (the API server needs only a few of these).
+_LAZY: dict[str, str] = {
+    "FEATURES": "helpers.data", "TARGET": "helpers.data", "DatasetError": "helpers.data",
+    "feature_roles": "helpers.data", "load_dataset": "helpers.data", "load_production_pool": "helpers.data",
+    "split_dataset": "helpers.data", "validate_dataset": "helpers.data",
+    "load_reference_metrics": "helpers.model", "load_reference_model": "helpers.model",
+    "train_reference_model": "helpers.model",
+    "COLORS": "helpers.plotting", "save_figure": "helpers.plotting",
+}
 
 __all__ = [
     "COLORS", "FEATURES", "TARGET", "DatasetError", "feature_roles", "load_dataset", "load_production_pool",
@@ -65,6 +63,15 @@ def _quiet_known_noise() -> None:
     # MLflow logs INFO lines with timestamps; the notebooks print what matters themselves.
     for name in ("mlflow", "alembic", "urllib3", "httpx", "uvicorn"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def __getattr__(name: str):
+    """Import a helper's module on first use (a server image, for one, has no matplotlib)."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
 
 
 def versions(*packages: str) -> str:

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_classification
-from sklearn.model_selection import train_test_split
 
 from helpers import paths
 
@@ -79,6 +77,8 @@ def feature_roles() -> FeatureRoles:
 
 def generate() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw once and return (training dataset of 2,000 balanced rows, production pool of 8,200 rows)."""
+    from sklearn.datasets import make_classification
+
     X, y = make_classification(**GENERATOR_SETTINGS)
     X = X[:, _column_order()]
     rng = np.random.default_rng(SEED)
@@ -189,6 +189,8 @@ def split_dataset(
     df: pd.DataFrame | None = None, test_size: float = 0.3
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return X_train, X_test, y_train, y_test: the course's stratified 70/30 split (seed 42)."""
+    from sklearn.model_selection import train_test_split
+
     df = load_dataset() if df is None else validate_dataset(df)
     X = df[FEATURES].to_numpy(dtype=np.float64)
     y = df[TARGET].to_numpy(dtype=np.int64)

@@ -1,0 +1,112 @@
+"""Request and response shapes of the course API, for the OpenAPI docs at /docs (with examples)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EXAMPLE_ROW = [0.12, -1.3, 0.5, 2.1, -0.4, 0.9, 1.7, -0.2, 0.3, -2.2,
+               0.8, -0.6, 1.1, 0.05, -1.0, 0.7, -0.3, 1.4, 0.2, -0.9]
+
+
+class PredictRequest(BaseModel):
+    """One row: exactly 20 finite numbers, feature_0 … feature_19 in order."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"features": EXAMPLE_ROW}]})
+    features: list[float] = Field(min_length=20, max_length=20)
+
+
+class BatchRequest(BaseModel):
+    """1 to 1,000 rows of 20 finite numbers each."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rows": [EXAMPLE_ROW, EXAMPLE_ROW]}]})
+    rows: list[list[float]] = Field(min_length=1, max_length=1000)
+
+
+class Prediction(BaseModel):
+    """The model's answer for one row."""
+
+    prediction: int
+    probabilities: dict[str, float]
+    confidence: float
+
+
+class PredictResponse(Prediction):
+    """The answer to POST /predict."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "prediction": 1, "probabilities": {"0": 0.13, "1": 0.87}, "confidence": 0.87,
+        "model_version": "1.0.0", "request_id": "4f0c1f7e-2b7e-4a57-9d8e-6d1c2f5e9a10"}]})
+    model_version: str
+    request_id: str
+
+
+class BatchResponse(BaseModel):
+    """The answer to POST /predict_batch: one prediction per row, in order."""
+
+    predictions: list[Prediction]
+    count: int
+    model_version: str
+    request_id: str
+
+
+class Health(BaseModel):
+    """Liveness: the process is up."""
+
+    status: str
+    model_version: str | None
+    uptime_seconds: float
+
+
+class Readiness(BaseModel):
+    """Readiness: the model is loaded and answered a warm-up prediction."""
+
+    ready: bool
+    model_version: str | None
+    reason: str | None = None
+
+
+class RetrainRequest(BaseModel):
+    """How to train the candidate. The defaults retrain the serving configuration on more data."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"n_estimators": 150,
+                                                                              "extra_rows": 2000}]})
+    n_estimators: int = Field(100, ge=1, le=500, description="trees in the candidate forest")
+    max_depth: int | None = Field(None, ge=1, le=100, description="maximum tree depth (None: unlimited)")
+    extra_rows: int = Field(0, ge=0, le=5000, description="labelled production-pool rows added to training")
+    shuffle_labels: bool = Field(False, description="train on shuffled labels: a broken candidate the gate must stop")
+
+
+class RetrainAccepted(BaseModel):
+    """A retraining job was queued."""
+
+    job_id: str
+    status: str
+    status_url: str
+
+
+class RetrainJob(BaseModel):
+    """Progress and outcome of a retraining job."""
+
+    job_id: str
+    status: str
+    progress: float
+    message: str
+    request: dict
+    candidate_metrics: dict | None = None
+    serving_metrics: dict | None = None
+    previous_version: str | None = None
+    new_version: str | None = None
+
+
+class Feedback(BaseModel):
+    """Delayed ground truth for an earlier request: one label per row of that request."""
+
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(min_length=1, max_length=64)
+    labels: list[int] = Field(min_length=1, max_length=1000)
+
+
+class Problem(BaseModel):
+    """An error: `detail` lists what was wrong and where (`loc`)."""
+
+    detail: list[dict] | str

@@ -1,0 +1,323 @@
+"""A bounded, loopback-only load generator and a background sampler of CPU, memory, network and disk use."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import pandas as pd
+import psutil
+
+DEFAULT_PAYLOAD: dict[str, list[float]] = {"features": [0.0] * 20}
+"""One all-zero row of the course's 20 features: a valid /predict body."""
+
+Payload = dict | Callable[[int], dict] | None
+
+
+def require_loopback(base_url: str) -> str:
+    """Return the URL's host if it is a loopback address (127.0.0.0/8, ::1, localhost); raise ValueError otherwise."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL with a host: {base_url!r}")
+    host = parts.hostname
+    if host.lower() == "localhost":
+        return host
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ValueError(f"refusing to send load to {host!r}: only loopback hosts (127.0.0.0/8, ::1, localhost)")
+    return host
+
+
+@dataclass
+class LoadResult:
+    """What one load run measured: counts, duration, throughput, latency percentiles and status counts."""
+
+    requests: int
+    errors: int
+    elapsed: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    status_counts: dict[str, int]
+    concurrency: int
+    stopped_by: str
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> int:
+        """Return the number of requests answered with a 2xx status."""
+        return self.requests - self.errors
+
+    @property
+    def error_rate(self) -> float:
+        """Return the fraction of requests that failed (transport error or non-2xx)."""
+        return self.errors / self.requests if self.requests else 0.0
+
+    def row(self) -> dict[str, Any]:
+        """Return the scalar fields as one flat dict (a DataFrame row), without the raw latencies."""
+        record = asdict(self)
+        record.pop("latencies_ms")
+        record["status_counts"] = ", ".join(f"{k}: {v}" for k, v in sorted(self.status_counts.items()))
+        return record
+
+    def __str__(self) -> str:
+        return (f"{self.requests} requests in {self.elapsed:.2f} s ({self.rps:,.0f} req/s) with {self.concurrency} "
+                f"clients, {self.errors} errors; latency p50 {self.p50_ms:.2f} ms, p95 {self.p95_ms:.2f} ms, "
+                f"p99 {self.p99_ms:.2f} ms; stopped by {self.stopped_by}")
+
+
+def run_load(base_url: str, path: str = "/predict", payload: Payload = DEFAULT_PAYLOAD, *, concurrency: int,
+             total_requests: int, max_seconds: float, timeout: float = 5.0, progress: bool = False) -> LoadResult:
+    """Return the LoadResult of a closed-loop load run on a loopback server, stopping at the first bound reached.
+
+    `concurrency` threads each keep one connection open (an `httpx.Client`) and send requests back to back until
+    `total_requests` have been sent or `max_seconds` have passed. A request in flight at the deadline may finish
+    (at most `min(timeout, max_seconds)` later). `payload` is a JSON body (POST), a function of the request number
+    returning one, or None (GET). Latency percentiles are over 2xx answers; errors are transport failures (by
+    exception name) and non-2xx answers (by status code), all listed in `status_counts`.
+    """
+    require_loopback(base_url)
+    if not path.startswith("/") or path.startswith("//"):
+        raise ValueError(f"path must be a path on the same server, like '/predict', not {path!r}")
+    if concurrency < 1 or total_requests < 1 or not max_seconds > 0:
+        raise ValueError("concurrency and total_requests must be at least 1 and max_seconds positive")
+    concurrency = min(concurrency, total_requests)
+    timeout = min(timeout, max_seconds)
+    lock = threading.Lock()
+    halt = threading.Event()
+    failures: list[BaseException] = []
+    issued = [0]
+    start = time.perf_counter()
+    deadline = start + max_seconds
+    results: list[tuple[list[float], Counter, int]] = []
+
+    def next_ticket() -> int | None:
+        with lock:
+            if halt.is_set() or issued[0] >= total_requests or time.perf_counter() >= deadline:
+                return None
+            issued[0] += 1
+            return issued[0] - 1
+
+    def worker() -> None:
+        try:
+            measure()
+        except BaseException as exc:  # e.g. a payload function that raises: re-raised in the caller
+            failures.append(exc)
+            halt.set()
+
+    def measure() -> None:
+        latencies: list[float] = []
+        statuses: Counter = Counter()
+        errors = 0
+        # trust_env=False: no proxy from the environment may carry the load off the machine.
+        with httpx.Client(base_url=base_url, timeout=timeout, trust_env=False, follow_redirects=False) as client:
+            while (ticket := next_ticket()) is not None:
+                body = payload(ticket) if callable(payload) else payload
+                began = time.perf_counter()
+                try:
+                    response = client.get(path) if body is None else client.post(path, json=body)
+                except httpx.HTTPError as exc:
+                    statuses[type(exc).__name__] += 1
+                    errors += 1
+                    continue
+                took = (time.perf_counter() - began) * 1000
+                statuses[str(response.status_code)] += 1
+                if 200 <= response.status_code < 300:
+                    latencies.append(took)
+                else:
+                    errors += 1
+        with lock:
+            results.append((latencies, statuses, errors))
+
+    threads = [threading.Thread(target=worker, name=f"load-{i}", daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    try:
+        _wait_with_progress(threads, issued, total_requests, progress)
+    finally:  # an interrupt (Ctrl-C, a cell timeout) stops the workers too
+        halt.set()
+        for thread in threads:
+            thread.join(timeout=timeout + 1)
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise failures[0]
+    return _summarise(results, elapsed, concurrency, total_requests)
+
+
+def _wait_with_progress(threads: list[threading.Thread], issued: list[int], total: int, progress: bool) -> None:
+    """Join the worker threads, updating a tqdm bar from the shared request counter when asked."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, disable=not progress, unit="req", desc="load") as bar:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.1)
+                bar.update(issued[0] - bar.n)
+        bar.update(issued[0] - bar.n)
+
+
+def _summarise(results: list[tuple[list[float], Counter, int]], elapsed: float, concurrency: int,
+               total_requests: int) -> LoadResult:
+    """Merge the workers' records into one LoadResult."""
+    latencies = [value for record in results for value in record[0]]
+    statuses: Counter = Counter()
+    for record in results:
+        statuses.update(record[1])
+    requests = sum(statuses.values())
+    errors = sum(record[2] for record in results)
+    if latencies:
+        p50, p95, p99 = (float(v) for v in np.percentile(latencies, [50, 95, 99]))
+        mean, largest = float(np.mean(latencies)), float(np.max(latencies))
+    else:
+        p50 = p95 = p99 = mean = largest = math.nan
+    return LoadResult(requests=requests, errors=errors, elapsed=elapsed, rps=requests / elapsed if elapsed else 0.0,
+                      p50_ms=p50, p95_ms=p95, p99_ms=p99, mean_ms=mean, max_ms=largest,
+                      status_counts=dict(sorted(statuses.items())), concurrency=concurrency,
+                      stopped_by="requests" if requests >= total_requests else "time", latencies_ms=latencies)
+
+
+# ---------------------------------------------------------------------------------------------- resources
+
+SAMPLE_COLUMNS = ["t_s", "cpu_percent", "mem_percent", "proc_cpu_percent", "proc_rss_mb",
+                  "net_sent_Bps", "net_recv_Bps", "disk_read_Bps", "disk_write_Bps"]
+"""The columns of ResourceSampler.frame(): time since start, then one column per measurement."""
+
+
+class ResourceSampler:
+    """Sample system and process resource use in a background thread, as a context manager.
+
+    Every `interval` seconds: system CPU % (all cores = 100), system memory %, CPU % (one core = 100, so up to
+    100 x cores) and resident memory (MB) of the given processes and all their children, loopback network bytes
+    sent/received per second (all interfaces if there is no `lo`), disk bytes read/written per second (NaN where
+    the kernel does not expose them). The thread stops by itself after `max_seconds`.
+    """
+
+    def __init__(self, pids: Iterable[int] = (), interval: float = 0.2, max_seconds: float = 300.0) -> None:
+        self.pids = list(pids)
+        self.interval = interval
+        self.max_seconds = max_seconds
+        self.samples: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._procs: dict[int, psutil.Process] = {}
+
+    def __enter__(self) -> ResourceSampler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> ResourceSampler:
+        """Start sampling in a daemon thread and return self."""
+        if self._thread is not None:
+            raise RuntimeError("this sampler has already been started")
+        psutil.cpu_percent(interval=None)  # the first call only sets the reference point
+        self._process_tree()
+        self._start = time.perf_counter()
+        self._last = (self._start, _net_counters(), _disk_counters())
+        self._thread = threading.Thread(target=self._loop, name="resource-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop sampling and wait for the thread (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        """Take one sample every interval until stopped or out of time."""
+        while not self._stop.wait(self.interval):
+            self.samples.append(self._sample())
+            if time.perf_counter() - self._start >= self.max_seconds:
+                break
+
+    def _process_tree(self) -> list[psutil.Process]:
+        """Return the watched processes and their children, reusing Process objects so CPU % has a reference."""
+        tree = []
+        for pid in self.pids:
+            try:
+                root = self._procs.get(pid) or psutil.Process(pid)
+                members = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for proc in members:
+                if proc.pid not in self._procs:
+                    self._procs[proc.pid] = proc
+                    try:
+                        proc.cpu_percent(interval=None)
+                    except psutil.Error:
+                        continue
+                tree.append(self._procs[proc.pid])
+        return tree
+
+    def _sample(self) -> dict[str, float]:
+        """Return one row of measurements, rates computed against the previous sample."""
+        now, net, disk = time.perf_counter(), _net_counters(), _disk_counters()
+        then, net0, disk0 = self._last
+        self._last = (now, net, disk)
+        dt = max(now - then, 1e-9)
+        proc_cpu, rss = (math.nan, math.nan) if not self.pids else (0.0, 0.0)
+        for proc in self._process_tree():
+            try:
+                proc_cpu += proc.cpu_percent(interval=None)
+                rss += proc.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+        return {
+            "t_s": now - self._start,
+            "cpu_percent": psutil.cpu_percent(interval=None),
+            "mem_percent": psutil.virtual_memory().percent,
+            "proc_cpu_percent": proc_cpu,
+            "proc_rss_mb": rss,
+            "net_sent_Bps": (net[0] - net0[0]) / dt,
+            "net_recv_Bps": (net[1] - net0[1]) / dt,
+            "disk_read_Bps": (disk[0] - disk0[0]) / dt,
+            "disk_write_Bps": (disk[1] - disk0[1]) / dt,
+        }
+
+    def frame(self) -> pd.DataFrame:
+        """Return the samples so far as a DataFrame with the SAMPLE_COLUMNS (t_s = seconds since start)."""
+        return pd.DataFrame(list(self.samples), columns=SAMPLE_COLUMNS)
+
+    def summary(self) -> pd.DataFrame:
+        """Return the mean and maximum of every measurement (one row per measurement)."""
+        frame = self.frame().drop(columns="t_s")
+        return pd.DataFrame({"mean": frame.mean(), "max": frame.max()})
+
+
+def _net_counters() -> tuple[float, float]:
+    """Return (bytes sent, bytes received) on the loopback interface, or on all interfaces if there is none."""
+    per_nic = psutil.net_io_counters(pernic=True)
+    counters = per_nic.get("lo") or psutil.net_io_counters()
+    if counters is None:
+        return (math.nan, math.nan)
+    return (float(counters.bytes_sent), float(counters.bytes_recv))
+
+
+def _disk_counters() -> tuple[float, float]:
+    """Return (bytes read, bytes written) on all disks, NaN where the kernel does not expose them."""
+    try:
+        counters = psutil.disk_io_counters()
+    except (RuntimeError, OSError):
+        counters = None
+    if counters is None:
+        return (math.nan, math.nan)
+    return (float(counters.read_bytes), float(counters.write_bytes))
+

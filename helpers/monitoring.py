@@ -1,0 +1,530 @@
+"""Drift detection (PSI, KS), a simulated production week and the alerting rules of notebook 06."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from helpers.data import FeatureRoles
+
+PSI_WARNING = 0.1
+"""PSI at or above this is a moderate shift: status "Warning"."""
+PSI_ALERT = 0.25
+"""PSI at or above this is a major shift: status "Alert"."""
+PSI_EPSILON = 1e-4
+"""Floor applied to empty-bin shares (reference and current) so that ln(a/e) stays finite."""
+
+ACCURACY_MARGIN = 0.05
+"""Alert when daily accuracy falls more than this below the baseline accuracy."""
+LATENCY_INCREASE = 0.10
+"""Warn when daily p95 latency is more than this fraction above the baseline (the first day's) p95."""
+
+STATUSES = ("Normal", "Warning", "Alert")
+SEVERITIES = ("INFO", "WARNING", "ALERT")
+
+# Rule names, shared with deploy/monitoring/alert_rules.yml (Prometheus severity: WARNING=warning, ALERT=critical).
+RULE_DRIFT_STARTED = "FeatureDriftStarted"
+RULE_DRIFT_WARNING = "FeatureDriftWarning"
+RULE_DRIFT_ALERT = "FeatureDriftAlert"
+RULE_ACCURACY = "ModelAccuracyBelowBaseline"
+RULE_LATENCY = "PredictLatencyP95AboveBaseline"
+PROMETHEUS_SEVERITY = {"WARNING": "warning", "ALERT": "critical"}
+
+METRICS_READ_BY_RULES: tuple[str, ...] = (
+    "model_feature_psi",  # gauge, label `feature`: PSI of the recent window against the training reference
+    "model_accuracy",  # gauge: accuracy on labelled feedback
+    "model_baseline_accuracy",  # gauge: accuracy measured at training time
+    "http_request_duration_seconds_bucket",  # histogram buckets, label `endpoint`
+    "model_baseline_p95_seconds",  # gauge: p95 latency of /predict measured at release time
+)
+"""The Prometheus series that alert_rules.yml reads: the API must expose every one of them."""
+
+
+class MonitoringError(ValueError):
+    """Raised when monitoring input is unusable; the message says which input and column is wrong."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Input validation
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _check_values(values: np.ndarray, what: str) -> np.ndarray:
+    """Return `values` as a 1-D float array, or raise MonitoringError if empty or not finite."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MonitoringError(f"{what} must be numeric: {exc}") from None
+    if arr.ndim != 1:
+        raise MonitoringError(f"{what} must be one-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise MonitoringError(f"{what} is empty: there is nothing to compare")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise MonitoringError(
+            f"{what} holds {int(bad.sum())} missing or infinite value(s), first at position {first} ({arr[first]})"
+        )
+    return arr
+
+
+def _check_frame(df: pd.DataFrame, features: list[str], name: str) -> None:
+    """Raise MonitoringError unless `df` is a non-empty frame with finite numeric `features`."""
+    if not isinstance(df, pd.DataFrame):
+        raise MonitoringError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    if df.empty:
+        raise MonitoringError(f"{name} has no rows")
+    for col in features:
+        if not pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+            raise MonitoringError(f"{name} column {col} must be numeric, found dtype {df[col].dtype}")
+        bad = ~np.isfinite(df[col].to_numpy(dtype=np.float64))
+        if bad.any():
+            raise MonitoringError(
+                f"{name} column {col} holds {int(bad.sum())} missing or infinite value(s), "
+                f"first at row {df.index[np.flatnonzero(bad)[0]]}"
+            )
+
+
+def _features(
+    reference: pd.DataFrame, current: pd.DataFrame, features: Sequence[str] | None, current_extras_ok: bool = False
+) -> list[str]:
+    """Return the feature list to compare, raising MonitoringError that names missing or unexpected columns."""
+    for df, name in ((reference, "reference"), (current, "current")):
+        if not isinstance(df, pd.DataFrame):
+            raise MonitoringError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    if features is None:
+        chosen = [str(c) for c in reference.columns]
+        extra = [str(c) for c in current.columns if c not in reference.columns]
+        if extra and not current_extras_ok:
+            raise MonitoringError(
+                f"current has column(s) the reference lacks: {', '.join(extra)} "
+                "(pass features=[...] to compare a subset)"
+            )
+    else:
+        chosen = list(features)
+    if not chosen:
+        raise MonitoringError("no features to compare")
+    problems = []
+    for df, name in ((reference, "reference"), (current, "current")):
+        missing = [f for f in chosen if f not in df.columns]
+        if missing:
+            problems.append(f"{name} is missing column(s): {', '.join(missing)}")
+    if problems:
+        raise MonitoringError("; ".join(problems))
+    _check_frame(reference, chosen, "reference")
+    _check_frame(current, chosen, "current")
+    return chosen
+
+
+# --------------------------------------------------------------------------------------------------------------
+# PSI
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferenceBins:
+    """Bins fitted on a reference sample: inner cut points and the reference share of every bin.
+
+    Bins are right-closed, (e[i-1], e[i]], and the outer two are open: (-inf, e[0]] and (e[-1], +inf),
+    so a current value outside the reference range is counted, never dropped.
+    """
+
+    edges: np.ndarray
+    shares: np.ndarray
+
+    @classmethod
+    def fit(cls, reference: np.ndarray, bins: int = 10) -> ReferenceBins:
+        """Return bins cut at the reference quantiles (deciles by default), duplicate cut points merged."""
+        ref = _check_values(reference, "reference")
+        if int(bins) != bins or bins < 2:
+            raise MonitoringError(f"bins must be an integer >= 2, got {bins}")
+        # The k-th cut point is the ceil(k * n / bins)-th smallest reference value, in exact integer arithmetic
+        # (float quantile levels put some cuts one value off). Cut points being reference values, every inner
+        # bin holds some of the reference; np.unique merges the cuts of a feature with repeated values.
+        ordered = np.sort(ref)
+        positions = (np.arange(1, int(bins)) * ref.size + int(bins) - 1) // int(bins) - 1
+        edges = np.unique(ordered[positions])
+        if ref.min() == ref.max():
+            # A constant reference c: three bins, below c / exactly c / above c, so a shift either way shows.
+            edges = np.array([np.nextafter(ref[0], -np.inf), ref[0]])
+        return cls(edges=edges, shares=_shares(ref, edges))
+
+    def shares_of(self, current: np.ndarray) -> np.ndarray:
+        """Return the share of `current` falling in each bin (sums to 1: nothing is dropped)."""
+        return _shares(_check_values(current, "current"), self.edges)
+
+    def psi(self, current: np.ndarray) -> float:
+        """Return the PSI of `current` against the reference: sum of (a - e) * ln(a / e), shares floored at eps."""
+        return _psi_from_shares(self.shares, self.shares_of(current))
+
+
+def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Return the share of `values` in each of the len(edges) + 1 right-closed open-ended bins."""
+    counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+    return counts / counts.sum()
+
+
+def _psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Return PSI between two share vectors after flooring both at PSI_EPSILON."""
+    e = np.maximum(expected, PSI_EPSILON)
+    a = np.maximum(actual, PSI_EPSILON)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """Return the PSI of `current` against `reference`, with bins at the reference quantiles."""
+    return ReferenceBins.fit(reference, bins).psi(current)
+
+
+def psi_table(
+    reference: pd.DataFrame, current: pd.DataFrame, features: list[str] | None = None, bins: int = 10
+) -> pd.Series:
+    """Return the PSI of every feature (a Series indexed by feature name)."""
+    chosen = _features(reference, current, features)
+    values = [psi(reference[f].to_numpy(), current[f].to_numpy(), bins) for f in chosen]
+    return pd.Series(values, index=pd.Index(chosen, name="feature"), name="psi")
+
+
+def drift_status(psi_value: float) -> str:
+    """Return "Normal" (PSI < 0.1), "Warning" (0.1 <= PSI < 0.25) or "Alert" (PSI >= 0.25)."""
+    if not np.isfinite(psi_value) or psi_value < 0:
+        raise MonitoringError(f"a PSI is a finite number >= 0, got {psi_value}")
+    if psi_value >= PSI_ALERT:
+        return "Alert"
+    if psi_value >= PSI_WARNING:
+        return "Warning"
+    return "Normal"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# KS with a multiple-testing correction
+# --------------------------------------------------------------------------------------------------------------
+
+CORRECTIONS = ("none", "bonferroni", "holm", "bh")
+
+
+def adjust_pvalues(p_values: np.ndarray, correction: str = "bonferroni") -> np.ndarray:
+    """Return p-values adjusted for testing several features at once ("none", "bonferroni", "holm" or "bh")."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    if correction == "none":
+        return p.copy()
+    if correction == "bonferroni":
+        return np.minimum(p * m, 1.0)
+    if correction == "holm":
+        order = np.argsort(p, kind="stable")
+        # The k-th smallest p-value (k = 0, 1, ...) is multiplied by m - k; running max keeps the order.
+        stepped = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+        adjusted = np.empty(m)
+        adjusted[order] = np.minimum(stepped, 1.0)
+        return adjusted
+    if correction == "bh":
+        return stats.false_discovery_control(p, method="bh")
+    raise MonitoringError(f"correction must be one of {', '.join(CORRECTIONS)}; got {correction!r}")
+
+
+def ks_table(
+    reference_df: pd.DataFrame,
+    current_df: pd.DataFrame,
+    features: list[str] | None = None,
+    alpha: float = 0.05,
+    correction: str = "bonferroni",
+) -> pd.DataFrame:
+    """Return per-feature two-sample KS results: statistic, p_value, p_adjusted and drifted (p_adjusted < alpha)."""
+    if correction not in CORRECTIONS:
+        raise MonitoringError(f"correction must be one of {', '.join(CORRECTIONS)}; got {correction!r}")
+    if not 0 < alpha < 1:
+        raise MonitoringError(f"alpha must lie strictly between 0 and 1, got {alpha}")
+    chosen = _features(reference_df, current_df, features)
+    results = [stats.ks_2samp(reference_df[f].to_numpy(), current_df[f].to_numpy()) for f in chosen]
+    table = pd.DataFrame(
+        {"statistic": [float(r.statistic) for r in results], "p_value": [float(r.pvalue) for r in results]},
+        index=pd.Index(chosen, name="feature"),
+    )
+    table["p_adjusted"] = adjust_pvalues(table["p_value"].to_numpy(), correction)
+    table["drifted"] = table["p_adjusted"] < alpha
+    return table
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Drift over a week
+# --------------------------------------------------------------------------------------------------------------
+
+
+def daily_drift(
+    reference_df: pd.DataFrame,
+    traffic_df: pd.DataFrame,
+    day_col: str = "day",
+    features: list[str] | None = None,
+    alpha: float = 0.05,
+    correction: str = "bonferroni",
+) -> pd.DataFrame:
+    """Return one row per (day, feature): rows, psi, status, ks_statistic, p_value, p_adjusted, ks_drifted."""
+    if not isinstance(traffic_df, pd.DataFrame) or day_col not in traffic_df.columns:
+        raise MonitoringError(f"traffic is missing the day column {day_col!r}")
+    chosen = _features(reference_df, traffic_df, features, current_extras_ok=True)
+    if day_col in chosen:
+        chosen.remove(day_col)
+    fitted = {f: ReferenceBins.fit(reference_df[f].to_numpy()) for f in chosen}
+    parts = []
+    for day, batch in traffic_df.groupby(day_col, sort=True):
+        ks = ks_table(reference_df, batch, chosen, alpha=alpha, correction=correction)
+        psis = [fitted[f].psi(batch[f].to_numpy()) for f in chosen]
+        parts.append(
+            pd.DataFrame(
+                {
+                    day_col: day,
+                    "feature": chosen,
+                    "rows": len(batch),
+                    "psi": psis,
+                    "status": [drift_status(v) for v in psis],
+                    "ks_statistic": ks["statistic"].to_numpy(),
+                    "p_value": ks["p_value"].to_numpy(),
+                    "p_adjusted": ks["p_adjusted"].to_numpy(),
+                    "ks_drifted": ks["drifted"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The simulated production week
+# --------------------------------------------------------------------------------------------------------------
+
+DAILY_VOLUMES: tuple[int, ...] = (1000, 1050, 1100, 1150, 1200, 1250, 1300)
+"""Requests per day, Monday to Sunday: traffic grows 5% of Monday's volume a day."""
+
+# Relative traffic in each hour of the day, 00h to 23h: quiet nights, a working-day plateau, an early-evening peak.
+HOURLY_PROFILE: tuple[float, ...] = (
+    2, 1, 1, 1, 1, 2,  # 00-05h: night
+    3, 5, 7, 8, 8, 9,  # 06-11h: morning ramp
+    9, 8, 8, 8, 9, 11,  # 12-17h: afternoon
+    14, 14, 10, 7, 5, 3,  # 18-23h: evening peak, then wind-down
+)  # fmt: skip
+
+
+def hourly_weights() -> np.ndarray:
+    """Return 24 probabilities (summing to 1) that a request arrives in each hour of the day."""
+    profile = np.asarray(HOURLY_PROFILE, dtype=np.float64)
+    return profile / profile.sum()
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    """A shift injected into one feature, in units of that feature's standard deviation in the pool.
+
+    From `start_day` on, the size is `jump + per_day * (days since start_day + 1)`:
+    `jump` alone is a sudden shift, `per_day` alone a gradual one. `kind="mean"` adds size x sd to every
+    value; `kind="scale"` stretches values around the mean so the spread becomes (1 + size) x sd.
+    """
+
+    feature: str
+    kind: str = "mean"
+    start_day: int = 1
+    per_day: float = 0.0
+    jump: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("mean", "scale"):
+            raise MonitoringError(f"DriftSpec kind must be 'mean' or 'scale', got {self.kind!r}")
+        if self.start_day < 1:
+            raise MonitoringError(f"DriftSpec start_day counts from 1, got {self.start_day}")
+
+    def size(self, day: int) -> float:
+        """Return the shift on `day` (1-based), in standard deviations; 0 before start_day."""
+        if day < self.start_day:
+            return 0.0
+        return self.jump + self.per_day * (day - self.start_day + 1)
+
+    def apply(self, values: np.ndarray, day: int, mean: float, sd: float) -> np.ndarray:
+        """Return `values` as they look on `day` once this drift is applied."""
+        size = self.size(day)
+        if size == 0:
+            return values.copy()
+        if self.kind == "mean":
+            return values + size * sd
+        return mean + (values - mean) * (1.0 + size)
+
+
+def default_drift_schedule(roles: FeatureRoles) -> list[DriftSpec]:
+    """Return the course's week: a gradual and a sudden shift in informative features, a shift in a noise feature."""
+    return [
+        # Gradual: +0.08 sd a day from Tuesday, 0.48 sd by Sunday (PSI ~ delta^2, about 0.2: Warning, not Alert).
+        DriftSpec(roles.informative[1], kind="mean", start_day=2, per_day=0.08),
+        # Sudden: +1.5 sd from Friday (PSI ~ 2: Alert) in an informative feature: accuracy falls with it.
+        DriftSpec(roles.informative[0], kind="mean", start_day=5, jump=1.5),
+        # Noise: the spread doubles from Wednesday (PSI ~ 0.5). The model barely uses the feature: accuracy holds.
+        DriftSpec(roles.noise[0], kind="scale", start_day=3, jump=1.0),
+    ]
+
+
+def simulate_week(
+    pool: pd.DataFrame,
+    schedule: list[DriftSpec],
+    volumes: Sequence[int] = DAILY_VOLUMES,
+    seed: int = 42,
+    start: datetime = datetime(2026, 3, 2),  # noqa: B008 - an immutable default
+) -> pd.DataFrame:
+    """Return a week of simulated traffic: pool rows drawn without replacement, timestamped, with drift applied.
+
+    Columns: timestamp (minute resolution, sorted), day (1..7), hour (0..23), pool_row (position in `pool`),
+    then the pool's columns; `target` is the ground truth that arrives later. The random draws (rows, hours,
+    minutes) do not depend on `schedule`, so `simulate_week(pool, [])` is the same week, row for row and
+    minute for minute, without the drift: a paired control.
+    """
+    if not isinstance(pool, pd.DataFrame) or pool.empty:
+        raise MonitoringError("the production pool must be a non-empty DataFrame")
+    volumes = [int(v) for v in volumes]
+    if not volumes or min(volumes) < 1:
+        raise MonitoringError(f"every daily volume must be a positive count, got {volumes}")
+    if sum(volumes) > len(pool):
+        raise MonitoringError(f"the week needs {sum(volumes)} rows but the pool holds only {len(pool)}")
+    missing = sorted({spec.feature for spec in schedule} - set(pool.columns))
+    if missing:
+        raise MonitoringError(f"the drift schedule names column(s) the pool lacks: {', '.join(missing)}")
+
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(len(pool))[: sum(volumes)]
+    day = np.repeat(np.arange(1, len(volumes) + 1), volumes)
+    hour = rng.choice(24, size=len(rows), p=hourly_weights())
+    minute = rng.integers(0, 60, size=len(rows))
+    timestamp = pd.Timestamp(start) + pd.to_timedelta((day - 1) * 1440 + hour * 60 + minute, unit="min")
+
+    week = pool.iloc[rows].reset_index(drop=True)
+    week.insert(0, "pool_row", rows)
+    week.insert(0, "hour", hour)
+    week.insert(0, "day", day)
+    week.insert(0, "timestamp", timestamp)
+
+    for spec in schedule:
+        values = pool[spec.feature].to_numpy(dtype=np.float64)
+        mean, sd = float(values.mean()), float(values.std())
+        shifted = week[spec.feature].to_numpy(dtype=np.float64).copy()
+        for d in range(1, len(volumes) + 1):
+            on_day = day == d
+            shifted[on_day] = spec.apply(shifted[on_day], d, mean, sd)
+        week[spec.feature] = shifted
+
+    return week.sort_values(["day", "timestamp"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Alerting
+# --------------------------------------------------------------------------------------------------------------
+
+DAILY_METRIC_COLUMNS = ("day", "requests", "accuracy", "positive_rate", "p50_ms", "p95_ms")
+TIME_COLUMNS = ("end_of_day", "date", "time")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert: when it fired, how severe it is (INFO, WARNING, ALERT), which rule fired and why."""
+
+    time: datetime | str
+    severity: str
+    rule: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise MonitoringError(f"severity must be one of {', '.join(SEVERITIES)}, got {self.severity!r}")
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    """Raise MonitoringError naming the columns `df` lacks."""
+    if not isinstance(df, pd.DataFrame):
+        raise MonitoringError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise MonitoringError(f"{name} is missing column(s): {', '.join(missing)}")
+
+
+def _day_times(daily_metrics: pd.DataFrame) -> dict[int, datetime | str]:
+    """Return the alert time of each day: its end-of-day/date column if there is one, else 'day N'."""
+    column = next((c for c in TIME_COLUMNS if c in daily_metrics.columns), None)
+    if column is None:
+        return {int(d): f"day {int(d)}" for d in daily_metrics["day"]}
+    pairs = zip(daily_metrics["day"], daily_metrics[column], strict=True)
+    return {int(d): pd.Timestamp(t).to_pydatetime() for d, t in pairs}
+
+
+def _drift_findings(drift: pd.DataFrame) -> list[tuple[int, str, str, str]]:
+    """Return (day, severity, rule, message) for drift lasting two consecutive days; INFO on a run's first day."""
+    found = []
+    rank = {status: i for i, status in enumerate(STATUSES)}
+    for feature, rows in drift.groupby("feature", sort=False):
+        warn_run = alert_run = 0
+        previous_day = None
+        for day, value, status in rows.sort_values("day")[["day", "psi", "status"]].itertuples(index=False):
+            if previous_day is not None and day != previous_day + 1:
+                warn_run = alert_run = 0  # a missing day breaks the run
+            previous_day = day
+            warn_run = warn_run + 1 if rank[status] >= rank["Warning"] else 0
+            alert_run = alert_run + 1 if rank[status] >= rank["Alert"] else 0
+            if alert_run >= 2:
+                found.append((int(day), "ALERT", RULE_DRIFT_ALERT,
+                              f"{feature} PSI {value:.3f} >= {PSI_ALERT} for {alert_run} consecutive days"))
+            elif warn_run >= 2:
+                found.append((int(day), "WARNING", RULE_DRIFT_WARNING,
+                              f"{feature} PSI {value:.3f} >= {PSI_WARNING} for {warn_run} consecutive days"))
+            elif warn_run == 1:
+                found.append((int(day), "INFO", RULE_DRIFT_STARTED,
+                              f"{feature} PSI {value:.3f} ({status}) for one day: waiting for a second day"))
+    return found
+
+
+def evaluate_alerts(
+    daily_metrics: pd.DataFrame,
+    drift: pd.DataFrame,
+    baseline_accuracy: float,
+    accuracy_margin: float = ACCURACY_MARGIN,
+    latency_increase: float = LATENCY_INCREASE,
+) -> list[Alert]:
+    """Return the week's alerts in time order: persistent drift, accuracy below baseline, p95 latency up."""
+    _require(daily_metrics, DAILY_METRIC_COLUMNS, "daily_metrics")
+    _require(drift, ("day", "feature", "psi", "status"), "drift")
+    if daily_metrics.empty:
+        raise MonitoringError("daily_metrics has no rows")
+    unknown = sorted(set(drift["status"]) - set(STATUSES))
+    if unknown:
+        raise MonitoringError(f"drift column status holds unknown value(s): {', '.join(map(str, unknown))}")
+    if not 0 <= baseline_accuracy <= 1:
+        raise MonitoringError(f"baseline_accuracy must lie in [0, 1], got {baseline_accuracy}")
+
+    metrics = daily_metrics.sort_values("day")
+    found = _drift_findings(drift)
+
+    floor = baseline_accuracy - accuracy_margin
+    for day, accuracy in zip(metrics["day"], metrics["accuracy"], strict=True):
+        if pd.notna(accuracy) and accuracy < floor:
+            found.append((int(day), "ALERT", RULE_ACCURACY, f"accuracy {accuracy:.4f} is more than "
+                          f"{accuracy_margin:.2f} below the baseline {baseline_accuracy:.4f}"))
+
+    first_p95 = float(metrics["p95_ms"].iloc[0])
+    for day, p95 in zip(metrics["day"], metrics["p95_ms"], strict=True):
+        if p95 > first_p95 * (1 + latency_increase):
+            found.append((int(day), "WARNING", RULE_LATENCY, f"p95 latency {p95:.1f} ms is more than "
+                          f"{latency_increase:.0%} above the first day's {first_p95:.1f} ms"))
+
+    most_severe_first = {severity: i for i, severity in enumerate(reversed(SEVERITIES))}
+    found.sort(key=lambda f: (f[0], most_severe_first[f[1]], f[2], f[3]))
+    times = _day_times(metrics)
+    return [Alert(times.get(day, f"day {day}"), severity, rule, message) for day, severity, rule, message in found]
+
+
+def alerts_frame(alerts: list[Alert]) -> pd.DataFrame:
+    """Return the alerts as a table with columns time, severity, rule, message (one row per alert)."""
+    return pd.DataFrame(
+        [(a.time, a.severity, a.rule, a.message) for a in alerts], columns=["time", "severity", "rule", "message"]
+    )
+
+
+def end_of_day(start: datetime, day: int) -> datetime:
+    """Return the last minute of simulated `day` (1-based) of a week that starts at `start`."""
+    return start + timedelta(days=day) - timedelta(minutes=1)
