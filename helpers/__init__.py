@@ -58,6 +58,8 @@ def _quiet_known_noise() -> None:
     """Silence warnings and log lines that are known to be harmless and would clutter the notebooks."""
     # tqdm.auto falls back to text bars when widgets are unavailable and says so: not a problem here.
     warnings.filterwarnings("ignore", message="IProgress not found")
+    # FastAPI's TestClient still uses httpx, which Starlette now calls deprecated: harmless for a course.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     # matplotlib's font manager reports missing glyph fallbacks at INFO/WARNING level.
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     # MLflow logs INFO lines with timestamps; the notebooks print what matters themselves.

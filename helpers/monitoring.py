@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -528,3 +529,250 @@ def alerts_frame(alerts: list[Alert]) -> pd.DataFrame:
 def end_of_day(start: datetime, day: int) -> datetime:
     """Return the last minute of simulated `day` (1-based) of a week that starts at `start`."""
     return start + timedelta(days=day) - timedelta(minutes=1)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The week through the running API, and the files notebook 08 reads
+# --------------------------------------------------------------------------------------------------------------
+
+WEEK_START = datetime(2026, 3, 2)
+"""Monday 00:00 of the simulated week (the simulated clock, not the machine's)."""
+PREDICTION_LOG = "prediction_log.jsonl"
+RESULT_FILES: dict[str, str] = {
+    "daily": "daily_metrics.csv",
+    "drift": "drift.csv",
+    "alerts": "alerts.csv",
+    "hourly": "hourly_traffic.csv",
+}
+GAUGES = ("model_feature_psi", "model_accuracy", "model_baseline_accuracy", "model_monitoring_window_rows")
+
+
+def monitoring_dir() -> Path:
+    """Return artifacts/monitoring/, where the week's log and tables are kept."""
+    from helpers import paths
+
+    return paths.ARTIFACTS_DIR / "monitoring"
+
+
+def training_reference() -> pd.DataFrame:
+    """Return the rows the model was trained on (the 70% split): the drift reference the API's model card carries."""
+    from helpers.data import FEATURES, split_dataset
+
+    return pd.DataFrame(split_dataset()[0], columns=FEATURES)
+
+
+@dataclass
+class WeekRun:
+    """A simulated week as the API served it: one row per prediction, one per HTTP call, gauges per day."""
+
+    predictions: pd.DataFrame
+    batches: pd.DataFrame
+    gauges: pd.DataFrame
+    metrics_text: str
+
+
+def _minute(ts: pd.Timestamp | datetime) -> str:
+    """Return a simulated-clock time at minute resolution, e.g. '2026-03-02T07:03'."""
+    return pd.Timestamp(ts).strftime("%Y-%m-%dT%H:%M")
+
+
+def read_gauges(metrics_text: str) -> list[tuple[str, str, float]]:
+    """Return (metric, feature, value) for the monitoring gauges in a Prometheus /metrics text."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [(s.name, s.labels.get("feature", ""), float(s.value))
+            for family in text_string_to_metric_families(metrics_text) if family.name in GAUGES
+            for s in family.samples]
+
+
+def send_week(url: str, week: pd.DataFrame, log_path: Path | None = None, timeout: float = 10.0) -> WeekRun:
+    """Serve `week` through the API at `url`: one POST /predict_batch per simulated hour, each day's labels
+    afterwards via POST /feedback, then a /metrics scrape. Returns a WeekRun; with `log_path`, every request
+    and response is written there as JSON lines (the prediction log)."""
+    import json
+    import time
+
+    import httpx
+
+    from helpers.data import FEATURES, TARGET
+
+    _require(week, ["timestamp", "day", "hour", *FEATURES, TARGET], "week")
+    records: list[dict] = []
+    gauges: list[tuple[int, str, str, float]] = []
+    metrics_text = ""
+    headers = {"content-type": "application/json"}
+    try:
+        with httpx.Client(base_url=url, timeout=timeout) as client:
+            for day, day_rows in week.groupby("day", sort=True):
+                served = []
+                for hour, batch in day_rows.groupby("hour", sort=True):
+                    body = json.dumps({"rows": batch[FEATURES].to_numpy().tolist()})
+                    start = time.perf_counter()
+                    response = client.post("/predict_batch", content=body, headers=headers)
+                    latency = time.perf_counter() - start
+                    answer = _answer(response, "/predict_batch")
+                    served.append((answer["request_id"], batch[TARGET].astype(int).tolist()))
+                    records.append({"kind": "predict_batch", "time": _minute(batch["timestamp"].min().floor("h")),
+                                    "day": int(day), "hour": int(hour), "latency_ms": latency * 1e3,
+                                    "timestamps": [_minute(t) for t in batch["timestamp"]],
+                                    "request": json.loads(body), "status": response.status_code, "response": answer})
+                label_time = _minute(end_of_day(WEEK_START, int(day)))  # the day's labels arrive after its traffic
+                for request_id, labels in served:
+                    payload = {"request_id": request_id, "labels": labels}
+                    response = client.post("/feedback", json=payload)
+                    records.append({"kind": "feedback", "time": label_time, "day": int(day), "request": payload,
+                                    "status": response.status_code, "response": _answer(response, "/feedback")})
+                metrics_text = client.get("/metrics").text
+                gauges += [(int(day), *gauge) for gauge in read_gauges(metrics_text)]
+    except httpx.TransportError as exc:
+        raise MonitoringError(f"could not reach the API at {url} ({type(exc).__name__}): start it with "
+                              "helpers.server.start_api() or `make serve`") from None
+    if log_path is not None:
+        log_path = Path(log_path)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in records)
+    predictions, batches = _flatten_log(records)
+    return WeekRun(predictions, batches, pd.DataFrame(gauges, columns=["day", "metric", "feature", "value"]),
+                   metrics_text)
+
+
+def _answer(response, endpoint: str) -> dict:
+    """Return the JSON body of a 200 answer; raise MonitoringError quoting the API's error otherwise."""
+    if response.status_code != 200:
+        raise MonitoringError(f"{endpoint} answered {response.status_code}: {response.text[:300]}")
+    return response.json()
+
+
+def _flatten_log(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (one row per prediction, one row per /predict_batch call) from prediction-log records."""
+    from helpers.data import FEATURES
+
+    labels = {r["request"]["request_id"]: r["request"]["labels"] for r in records if r["kind"] == "feedback"}
+    calls = [r for r in records if r["kind"] == "predict_batch"]
+    sizes = [len(r["request"]["rows"]) for r in calls]
+    ids = [r["response"]["request_id"] for r in calls]
+    answers = [p for r in calls for p in r["response"]["predictions"]]
+    predictions = pd.DataFrame(
+        [row for r in calls for row in r["request"]["rows"]], columns=FEATURES, dtype=np.float64
+    ).reindex(columns=FEATURES)
+    predictions.insert(0, "request_id", np.repeat(ids, sizes))
+    predictions.insert(0, "hour", np.repeat([r["hour"] for r in calls], sizes).astype(np.int64))
+    predictions.insert(0, "day", np.repeat([r["day"] for r in calls], sizes).astype(np.int64))
+    predictions.insert(0, "timestamp", pd.to_datetime([t for r in calls for t in r["timestamps"]]))
+    predictions["prediction"] = np.array([p["prediction"] for p in answers], dtype=np.int64)
+    predictions["proba_1"] = np.array([p["probabilities"]["1"] for p in answers], dtype=np.float64)
+    predictions["label"] = np.array([v for i, n in zip(ids, sizes, strict=True) for v in labels.get(i, [-1] * n)],
+                                    dtype=np.int64)
+    predictions["model_version"] = np.repeat([r["response"]["model_version"] for r in calls], sizes)
+    batches = pd.DataFrame({"time": pd.to_datetime([r["time"] for r in calls]),
+                            "day": np.array([r["day"] for r in calls], dtype=np.int64),
+                            "hour": np.array([r["hour"] for r in calls], dtype=np.int64), "rows": sizes,
+                            "request_id": ids, "latency_s": [r["latency_ms"] / 1e3 for r in calls]})
+    return predictions, batches
+
+
+def read_prediction_log(path: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (predictions, batches) from a prediction log written by `send_week`."""
+    import json
+
+    path = Path(path or monitoring_dir() / PREDICTION_LOG)
+    if not path.is_file():
+        raise MonitoringError(f"no prediction log at {path.name}: run notebook 06 or load_monitoring_results()")
+    with open(path) as fh:
+        return _flatten_log([json.loads(line) for line in fh if line.strip()])
+
+
+def daily_metrics(predictions: pd.DataFrame, batches: pd.DataFrame, start: datetime = WEEK_START) -> pd.DataFrame:
+    """Return one row per day: day, date, requests, accuracy (vs the delayed labels), positive_rate, p50_ms, p95_ms.
+
+    Latency percentiles are over that day's /predict_batch calls, measured by the client."""
+    _require(predictions, ["day", "prediction", "label"], "predictions")
+    _require(batches, ["day", "latency_s"], "batches")
+    labelled = predictions["label"] >= 0
+    by_day = predictions.groupby("day")
+    latency_ms = batches["latency_s"] * 1e3
+    table = pd.DataFrame({
+        "requests": by_day.size(),
+        "accuracy": (predictions["prediction"] == predictions["label"])[labelled].groupby(predictions["day"]).mean(),
+        "positive_rate": by_day["prediction"].mean(),
+        "p50_ms": latency_ms.groupby(batches["day"]).median(),
+        "p95_ms": latency_ms.groupby(batches["day"]).quantile(0.95),
+    }).rename_axis("day").reset_index()
+    table.insert(1, "date", [(start + timedelta(days=int(d) - 1)).date().isoformat() for d in table["day"]])
+    return table
+
+
+def hourly_traffic(predictions: pd.DataFrame, batches: pd.DataFrame) -> pd.DataFrame:
+    """Return one row per hour of the day (0-23): requests over the week and mean /predict_batch latency in ms."""
+    hours = pd.RangeIndex(24, name="hour")
+    return pd.DataFrame({
+        "requests": predictions.groupby("hour").size().reindex(hours, fill_value=0),
+        "mean_latency_ms": (batches["latency_s"] * 1e3).groupby(batches["hour"]).mean().reindex(hours),
+    }).reset_index()
+
+
+def week_alerts(daily: pd.DataFrame, drift: pd.DataFrame, baseline_accuracy: float,
+                start: datetime = WEEK_START) -> list[Alert]:
+    """Return `evaluate_alerts` for a week, each alert stamped at the end of its simulated day."""
+    _require(daily, ["day"], "daily_metrics")
+    timed = daily.assign(end_of_day=[end_of_day(start, int(d)) for d in daily["day"]])
+    return evaluate_alerts(timed, drift, baseline_accuracy)
+
+
+@dataclass
+class MonitoringResults:
+    """What notebook 06 saved for the dashboard: daily metrics, drift, alerts, hourly traffic and predictions."""
+
+    daily: pd.DataFrame
+    drift: pd.DataFrame
+    alerts: pd.DataFrame
+    hourly: pd.DataFrame
+    predictions: pd.DataFrame
+
+
+def save_monitoring_results(daily: pd.DataFrame, drift: pd.DataFrame, alerts: pd.DataFrame, hourly: pd.DataFrame,
+                            directory: Path | None = None) -> dict[str, Path]:
+    """Write daily_metrics.csv, drift.csv, alerts.csv and hourly_traffic.csv into `directory`; return the paths."""
+    directory = Path(directory or monitoring_dir())
+    directory.mkdir(parents=True, exist_ok=True)
+    frames = {"daily": daily, "drift": drift, "alerts": alerts, "hourly": hourly}
+    written = {}
+    for key, frame in frames.items():
+        written[key] = directory / RESULT_FILES[key]
+        frame.to_csv(written[key], index=False)
+    return written
+
+
+def run_monitoring_week(directory: Path | None = None, model_dir: Path | None = None) -> MonitoringResults:
+    """Serve the course's drifted week through a temporary API and save its log and tables; return them."""
+    import httpx
+
+    from helpers import server
+    from helpers.data import FEATURES, feature_roles, load_production_pool
+
+    directory = Path(directory or monitoring_dir())
+    with server.api_server(model_dir=model_dir, name="monitoring-week").launch() as api:
+        # The API takes a few seconds to boot: prepare the week and the reference meanwhile.
+        week = simulate_week(load_production_pool(), default_drift_schedule(feature_roles()))
+        reference = training_reference()
+        api.wait_ready()
+        baseline = float(httpx.get(api.url + "/model_info", timeout=10).json()["model"]["metrics"]["accuracy"])
+        run = send_week(api.url, week, directory / PREDICTION_LOG)
+    daily = daily_metrics(run.predictions, run.batches)
+    drift = daily_drift(reference, run.predictions, features=FEATURES)
+    alerts = alerts_frame(week_alerts(daily, drift, baseline))
+    hourly = hourly_traffic(run.predictions, run.batches)
+    save_monitoring_results(daily, drift, alerts, hourly, directory)
+    return MonitoringResults(daily, drift, alerts, hourly, run.predictions)
+
+
+def load_monitoring_results(directory: Path | None = None, model_dir: Path | None = None) -> MonitoringResults:
+    """Return the saved monitoring week, first regenerating it through a temporary API if any file is missing."""
+    directory = Path(directory or monitoring_dir())
+    needed = [directory / name for name in (*RESULT_FILES.values(), PREDICTION_LOG)]
+    if not all(path.is_file() for path in needed):
+        run_monitoring_week(directory, model_dir)
+    frames = {key: pd.read_csv(directory / name) for key, name in RESULT_FILES.items()}
+    predictions, _ = read_prediction_log(directory / PREDICTION_LOG)
+    return MonitoringResults(**frames, predictions=predictions)

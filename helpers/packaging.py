@@ -66,8 +66,9 @@ def to_onnx_model(model: Any) -> bytes:
 
 
 def save_model_bundle(model: Any, metrics: dict[str, float], directory: Path | str, *, version: str = "1.0.0",
-                      X_train: np.ndarray | None = None, data_path: Path | None = None) -> dict:
-    """Write the model as pickle, joblib, skops and ONNX plus metadata.json into `directory`; return the card."""
+                      X_train: np.ndarray | None = None, data_path: Path | None = None,
+                      formats: tuple[str, ...] = tuple(FILES)) -> dict:
+    """Write the model in `formats` (default: pickle, joblib, skops, ONNX) plus metadata.json; return the card."""
     import skops.io as sio
 
     directory = Path(directory)
@@ -84,7 +85,8 @@ def save_model_bundle(model: Any, metrics: dict[str, float], directory: Path | s
         "onnx": lambda p: p.write_bytes(to_onnx_model(model)),
     }
     artifacts = {}
-    for fmt, write in writers.items():
+    for fmt in formats:
+        write = writers[fmt]
         path = directory / FILES[fmt]
         write(path)
         artifacts[fmt] = {"file": path.name, "bytes": path.stat().st_size, "sha256": file_sha256(path)}

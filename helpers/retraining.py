@@ -66,7 +66,8 @@ def run_job(state: ApiState, job_id: str) -> None:
         _update(state, job_id, "packaging", 0.8, "packaging and loading the candidate", **facts)
         version = next_version(serving.version)
         directory = state.retrain_dir / f"v{version}"
-        save_model_bundle(candidate, candidate_metrics, directory, version=version, X_train=X_train)
+        formats = ("onnx", "joblib")  # what the two serving backends load; the other formats are for people
+        save_model_bundle(candidate, candidate_metrics, directory, version=version, X_train=X_train, formats=formats)
         new_model = load_serving_model(directory, state.backend)
         install_model(state, new_model)
         state.metrics.retrains.labels(outcome="accepted").inc()

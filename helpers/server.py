@@ -79,6 +79,18 @@ class BackgroundServer:
         """Start the child, wait until `ready_path` answers 200, and return self; raise ServerError otherwise."""
         if self.process and self.process.poll() is None:
             return self
+        self.launch()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def launch(self) -> BackgroundServer:
+        """Start the child without waiting for it (call from the main thread: the death signal is per thread)."""
+        if self.process and self.process.poll() is None:
+            return self
         if not port_is_free(self.port):
             raise ServerError(f"port {self.port} is busy: another server (perhaps an orphan) holds it")
         LOG_DIR.mkdir(parents=True, exist_ok=True)
@@ -90,14 +102,9 @@ class BackgroundServer:
         finally:
             log.close()
         atexit.register(self.stop)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
         return self
 
-    def _wait_ready(self) -> None:
+    def wait_ready(self) -> None:
         """Poll the readiness path until 200; fail loudly if the child exits or the timeout passes."""
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
@@ -153,6 +160,20 @@ class BackgroundServer:
         return f"<BackgroundServer {self.name} {self.url} {state}>"
 
 
+def start_all(servers: Sequence[BackgroundServer]) -> list[BackgroundServer]:
+    """Launch several servers at once, then wait for each to be ready; stop them all if one fails."""
+    try:
+        for srv in servers:
+            srv.launch()
+        for srv in servers:
+            srv.wait_ready()
+    except BaseException:
+        for srv in servers:
+            srv.stop()
+        raise
+    return list(servers)
+
+
 def api_command(*, model_dir: Path | None = None, backend: str = "onnx", workers: int = 1,
                 extra: Sequence[str] = ()) -> list[str]:
     """Return the command line that serves the course API on `{port}` (filled in by BackgroundServer)."""
@@ -163,8 +184,15 @@ def api_command(*, model_dir: Path | None = None, backend: str = "onnx", workers
     return command
 
 
+def api_server(*, model_dir: Path | None = None, backend: str = "onnx", workers: int = 1, name: str = "api",
+               env: dict[str, str] | None = None, extra: Sequence[str] = (), timeout: float = 60.0) -> BackgroundServer:
+    """Return an API server, not yet started (see `start_api` and `start_all`)."""
+    command = api_command(model_dir=model_dir, backend=backend, workers=workers, extra=extra)
+    return BackgroundServer(command, name=name, ready_path="/ready", env=env, timeout=timeout)
+
+
 def start_api(*, model_dir: Path | None = None, backend: str = "onnx", workers: int = 1, name: str = "api",
               env: dict[str, str] | None = None, extra: Sequence[str] = (), timeout: float = 60.0) -> BackgroundServer:
     """Start the course API in the background, wait until /ready answers 200, and return the server."""
-    command = api_command(model_dir=model_dir, backend=backend, workers=workers, extra=extra)
-    return BackgroundServer(command, name=name, ready_path="/ready", env=env, timeout=timeout).start()
+    return api_server(model_dir=model_dir, backend=backend, workers=workers, name=name, env=env, extra=extra,
+                      timeout=timeout).start()

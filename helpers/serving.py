@@ -247,7 +247,7 @@ def create_app(model_dir: Path | str | None = None, *, backend: str = "onnx", re
             ensure_model_bundle(state.model_dir)
         install_model(state, load_serving_model(state.model_dir, backend))  # an integrity failure stops startup
         state.not_ready_reason = None
-        log.warning("serving %s v%s with %s", state.model_dir.name, state.model.version, backend)
+        log.info("serving %s v%s with %s", state.model_dir.name, state.model.version, backend)
         yield
 
     app = FastAPI(title="Course model API", version="1.0.0", lifespan=lifespan,
@@ -486,6 +486,7 @@ def main(argv: list[str] | None = None) -> None:
         env["RATE_LIMIT_BURST"] = str(args.rate_burst)
     os.environ.update(env)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("helpers").setLevel(logging.INFO)
     uvicorn.run("helpers.serving:create_app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, access_log=args.access_log, log_level="warning",
                 limit_concurrency=1000, timeout_graceful_shutdown=5)
