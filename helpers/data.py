@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +10,10 @@ import numpy as np
 import pandas as pd
 
 from helpers import paths
+from helpers.features import FEATURES, N_FEATURES, SEED, TARGET, file_sha256  # noqa: F401 - re-exported
 
-N_FEATURES = 20
-FEATURES: list[str] = [f"feature_{i}" for i in range(N_FEATURES)]
-TARGET = "target"
 TRAIN_ROWS = 2_000
 POOL_ROWS = 8_200
-SEED = 42
 
 # Every knob of the one draw, with what it means. Changing any of them changes the distribution.
 GENERATOR_SETTINGS: dict = {
@@ -144,15 +140,6 @@ def schema() -> dict:
         "features": [{"name": f, "dtype": "float64", "role": roles.role_of(f)} for f in FEATURES],
         "generator": {"function": "sklearn.datasets.make_classification", **GENERATOR_SETTINGS},
     }
-
-
-def file_sha256(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_dataset(directory: Path | None = None) -> dict[str, Path]:

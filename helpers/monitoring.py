@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from helpers.data import FeatureRoles
 
@@ -225,6 +224,8 @@ def adjust_pvalues(p_values: np.ndarray, correction: str = "bonferroni") -> np.n
         adjusted[order] = np.minimum(stepped, 1.0)
         return adjusted
     if correction == "bh":
+        from scipy import stats  # imported here: the API server needs PSI, not scipy
+
         return stats.false_discovery_control(p, method="bh")
     raise MonitoringError(f"correction must be one of {', '.join(CORRECTIONS)}; got {correction!r}")
 
@@ -242,6 +243,8 @@ def ks_table(
     if not 0 < alpha < 1:
         raise MonitoringError(f"alpha must lie strictly between 0 and 1, got {alpha}")
     chosen = _features(reference_df, current_df, features)
+    from scipy import stats
+
     results = [stats.ks_2samp(reference_df[f].to_numpy(), current_df[f].to_numpy()) for f in chosen]
     table = pd.DataFrame(
         {"statistic": [float(r.statistic) for r in results], "p_value": [float(r.pvalue) for r in results]},
@@ -586,9 +589,9 @@ def read_gauges(metrics_text: str) -> list[tuple[str, str, float]]:
 
 
 def send_week(url: str, week: pd.DataFrame, log_path: Path | None = None, timeout: float = 10.0) -> WeekRun:
-    """Serve `week` through the API at `url`: one POST /predict_batch per simulated hour, each day's labels
-    afterwards via POST /feedback, then a /metrics scrape. Returns a WeekRun; with `log_path`, every request
-    and response is written there as JSON lines (the prediction log)."""
+    """Serve `week` through the API at `url` and return a WeekRun: one POST /predict_batch per simulated hour,
+    each day's labels afterwards (POST /feedback), then a /metrics scrape. With `log_path`, every request and
+    response is written there, one JSON object a line (the prediction log)."""
     import json
     import time
 
@@ -597,31 +600,41 @@ def send_week(url: str, week: pd.DataFrame, log_path: Path | None = None, timeou
     from helpers.data import FEATURES, TARGET
 
     _require(week, ["timestamp", "day", "hour", *FEATURES, TARGET], "week")
+    X, labels = week[FEATURES].to_numpy(dtype=np.float64), week[TARGET].to_numpy().astype(int)
+    minutes = week["timestamp"].dt.strftime("%Y-%m-%dT%H:%M").to_numpy()
+    hours = week.groupby(["day", "hour"], sort=True).indices  # (day, hour) -> positions of that hour's rows
     records: list[dict] = []
+    lines: list[str] = []  # the same records as JSON text, request and response bodies kept verbatim
     gauges: list[tuple[int, str, str, float]] = []
     metrics_text = ""
     headers = {"content-type": "application/json"}
     try:
         with httpx.Client(base_url=url, timeout=timeout) as client:
-            for day, day_rows in week.groupby("day", sort=True):
+            for day in sorted({d for d, _ in hours}):
                 served = []
-                for hour, batch in day_rows.groupby("hour", sort=True):
-                    body = json.dumps({"rows": batch[FEATURES].to_numpy().tolist()})
+                for (d, hour), rows in hours.items():
+                    if d != day:
+                        continue
+                    batch = X[rows].tolist()
+                    body = json.dumps({"rows": batch})
                     start = time.perf_counter()
                     response = client.post("/predict_batch", content=body, headers=headers)
-                    latency = time.perf_counter() - start
+                    latency_ms = (time.perf_counter() - start) * 1e3
                     answer = _answer(response, "/predict_batch")
-                    served.append((answer["request_id"], batch[TARGET].astype(int).tolist()))
-                    records.append({"kind": "predict_batch", "time": _minute(batch["timestamp"].min().floor("h")),
-                                    "day": int(day), "hour": int(hour), "latency_ms": latency * 1e3,
-                                    "timestamps": [_minute(t) for t in batch["timestamp"]],
-                                    "request": json.loads(body), "status": response.status_code, "response": answer})
+                    served.append((answer["request_id"], labels[rows].tolist()))
+                    meta = {"kind": "predict_batch", "time": f"{minutes[rows[0]][:13]}:00", "day": int(day),
+                            "hour": int(hour), "latency_ms": latency_ms, "timestamps": minutes[rows].tolist(),
+                            "status": response.status_code}
+                    records.append({**meta, "request": {"rows": batch}, "response": answer})
+                    lines.append(f'{json.dumps(meta)[:-1]}, "request": {body}, "response": {response.text}}}')
                 label_time = _minute(end_of_day(WEEK_START, int(day)))  # the day's labels arrive after its traffic
-                for request_id, labels in served:
-                    payload = {"request_id": request_id, "labels": labels}
+                for request_id, day_labels in served:
+                    payload = {"request_id": request_id, "labels": day_labels}
                     response = client.post("/feedback", json=payload)
-                    records.append({"kind": "feedback", "time": label_time, "day": int(day), "request": payload,
-                                    "status": response.status_code, "response": _answer(response, "/feedback")})
+                    record = {"kind": "feedback", "time": label_time, "day": int(day), "request": payload,
+                              "status": response.status_code, "response": _answer(response, "/feedback")}
+                    records.append(record)
+                    lines.append(json.dumps(record))
                 metrics_text = client.get("/metrics").text
                 gauges += [(int(day), *gauge) for gauge in read_gauges(metrics_text)]
     except httpx.TransportError as exc:
@@ -630,8 +643,7 @@ def send_week(url: str, week: pd.DataFrame, log_path: Path | None = None, timeou
     if log_path is not None:
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "w") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in records)
+        log_path.write_text("".join(line + "\n" for line in lines))
     predictions, batches = _flatten_log(records)
     return WeekRun(predictions, batches, pd.DataFrame(gauges, columns=["day", "metric", "feature", "value"]),
                    metrics_text)

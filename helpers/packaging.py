@@ -20,7 +20,7 @@ import joblib
 import numpy as np
 
 from helpers import paths
-from helpers.data import DATASET_CSV, FEATURES, file_sha256, load_dataset, split_dataset
+from helpers.features import FEATURES, file_sha256
 
 FILES: dict[str, str] = {"pickle": "model.pkl", "joblib": "model.joblib", "skops": "model.skops",
                          "onnx": "model.onnx"}
@@ -70,6 +70,8 @@ def save_model_bundle(model: Any, metrics: dict[str, float], directory: Path | s
                       formats: tuple[str, ...] = tuple(FILES)) -> dict:
     """Write the model in `formats` (default: pickle, joblib, skops, ONNX) plus metadata.json; return the card."""
     import skops.io as sio
+
+    from helpers.data import DATASET_CSV, load_dataset, split_dataset
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -236,10 +238,10 @@ def load_model(directory: Path | str | None = None, fmt: str = "onnx", verify: b
 
 def ensure_model_bundle(directory: Path | None = None) -> Path:
     """Return the bundle folder, writing it from the reference model if it is missing or incomplete."""
-    from helpers.model import load_reference_metrics, load_reference_model
-
     directory = Path(directory or paths.MODEL_DIR)
     card_ok = (directory / METADATA_FILE).is_file() and all((directory / f).is_file() for f in FILES.values())
     if not card_ok:
+        from helpers.model import load_reference_metrics, load_reference_model
+
         save_model_bundle(load_reference_model(), load_reference_metrics(), directory)
     return directory

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from helpers import api_schemas as schemas
 from helpers import paths
 from helpers.api_metrics import ApiMetrics, MetricsMiddleware, TokenBucket
-from helpers.data import FEATURES
+from helpers.features import FEATURES
 from helpers.packaging import Predictor, ensure_model_bundle, load_model
 
 log = logging.getLogger("helpers.serving")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -84,7 +85,8 @@ def test_store_lives_in_the_given_folder_never_the_cwd(chapter) -> None:
     assert mlflow.get_tracking_uri() == chapter.uri == mlflow.get_registry_uri()
     assert (chapter.directory / tracking.TEMPLATE_FILE).exists()
     assert any((chapter.directory / "mlruns").rglob("MLmodel")), "model files belong under the store's mlruns/"
-    assert not Path("mlruns").exists() or Path("mlruns").resolve().parent == chapter.directory
+    for experiment in mlflow.MlflowClient().search_experiments():  # never ./mlruns relative to the cwd
+        assert experiment.artifact_location.startswith((chapter.directory / "mlruns").as_uri())
 
 
 def test_default_store_is_artifacts_unless_the_environment_names_one(monkeypatch) -> None:
@@ -227,6 +229,21 @@ def test_rollback_without_history_is_a_clear_error(chapter) -> None:
 def test_missing_alias_names_model_and_alias(chapter) -> None:
     with pytest.raises(tracking.TrackingError, match=r"'course-classifier' has no alias 'champion'"):
         tracking.load_alias("champion")
+
+
+def test_ui_command_serves_the_local_store_on_loopback(tmp_path) -> None:
+    command = tracking.ui_command(5123, directory=tmp_path)
+    assert Path(command[0]).parent == Path(sys.executable).parent and command[1] == "ui"
+    options = dict(zip(command[2::2], command[3::2], strict=True))
+    assert options["--backend-store-uri"] == f"sqlite:///{(tmp_path / 'mlflow.db').resolve().as_posix()}"
+    assert options["--default-artifact-root"] == (tmp_path / "mlruns").resolve().as_uri()
+    assert (options["--host"], options["--port"]) == ("127.0.0.1", "5123")
+
+
+def test_ui_refuses_a_remote_store(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    assert tracking.main(["ui", "--port", "5123"]) == 2
+    assert "open that server's own UI" in capsys.readouterr().err
 
 
 def test_unreachable_tracking_uri_fails_fast_with_the_uri(monkeypatch) -> None:
