@@ -47,6 +47,7 @@ def setup(seed: int = SEED) -> None:
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.width", 120)
     pd.set_option("display.precision", 4)
+    pd.set_option("display.max_colwidth", 110)
     np.set_printoptions(precision=4, suppress=True)
     sklearn.set_config(display="text")
     apply_style()

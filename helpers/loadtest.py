@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +18,8 @@ import httpx
 import numpy as np
 import pandas as pd
 import psutil
+
+from helpers import paths
 
 DEFAULT_PAYLOAD: dict[str, list[float]] = {"features": [0.0] * 20}
 """One all-zero row of the course's 20 features: a valid /predict body."""
@@ -86,7 +90,8 @@ def run_load(base_url: str, path: str = "/predict", payload: Payload = DEFAULT_P
     """Return the LoadResult of a closed-loop load run on a loopback server, stopping at the first bound reached.
 
     `concurrency` threads each keep one connection open (an `httpx.Client`) and send requests back to back until
-    `total_requests` have been sent or `max_seconds` have passed. A request in flight at the deadline may finish
+    `total_requests` have been sent or `max_seconds` have passed; the clock starts once every client is built.
+    A request in flight at the deadline may finish
     (at most `min(timeout, max_seconds)` later). `payload` is a JSON body (POST), a function of the request number
     returning one, or None (GET). Latency percentiles are over 2xx answers; errors are transport failures (by
     exception name) and non-2xx answers (by status code), all listed in `status_counts`.
@@ -100,15 +105,16 @@ def run_load(base_url: str, path: str = "/predict", payload: Payload = DEFAULT_P
     timeout = min(timeout, max_seconds)
     lock = threading.Lock()
     halt = threading.Event()
+    go = threading.Event()
+    ready = threading.Barrier(concurrency + 1)  # every client is built before the clock starts
     failures: list[BaseException] = []
     issued = [0]
-    start = time.perf_counter()
-    deadline = start + max_seconds
+    clock = {"start": time.perf_counter(), "deadline": time.perf_counter() + max_seconds}
     results: list[tuple[list[float], Counter, int]] = []
 
     def next_ticket() -> int | None:
         with lock:
-            if halt.is_set() or issued[0] >= total_requests or time.perf_counter() >= deadline:
+            if halt.is_set() or issued[0] >= total_requests or time.perf_counter() >= clock["deadline"]:
                 return None
             issued[0] += 1
             return issued[0] - 1
@@ -119,6 +125,7 @@ def run_load(base_url: str, path: str = "/predict", payload: Payload = DEFAULT_P
         except BaseException as exc:  # e.g. a payload function that raises: re-raised in the caller
             failures.append(exc)
             halt.set()
+            ready.abort()
 
     def measure() -> None:
         latencies: list[float] = []
@@ -126,6 +133,8 @@ def run_load(base_url: str, path: str = "/predict", payload: Payload = DEFAULT_P
         errors = 0
         # trust_env=False: no proxy from the environment may carry the load off the machine.
         with httpx.Client(base_url=base_url, timeout=timeout, trust_env=False, follow_redirects=False) as client:
+            ready.wait()
+            go.wait()
             while (ticket := next_ticket()) is not None:
                 body = payload(ticket) if callable(payload) else payload
                 began = time.perf_counter()
@@ -148,12 +157,21 @@ def run_load(base_url: str, path: str = "/predict", payload: Payload = DEFAULT_P
     for thread in threads:
         thread.start()
     try:
+        try:
+            ready.wait(timeout=30)
+        except threading.BrokenBarrierError:
+            halt.set()
+        clock["start"] = time.perf_counter()
+        clock["deadline"] = clock["start"] + max_seconds
+        go.set()
         _wait_with_progress(threads, issued, total_requests, progress)
     finally:  # an interrupt (Ctrl-C, a cell timeout) stops the workers too
         halt.set()
+        go.set()
+        ready.abort()
         for thread in threads:
             thread.join(timeout=timeout + 1)
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - clock["start"]
     if failures:
         raise failures[0]
     return _summarise(results, elapsed, concurrency, total_requests)
@@ -163,7 +181,9 @@ def _wait_with_progress(threads: list[threading.Thread], issued: list[int], tota
     """Join the worker threads, updating a tqdm bar from the shared request counter when asked."""
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, disable=not progress, unit="req", desc="load") as bar:
+    # An explicit `disable` overrides tqdm's own reading of TQDM_DISABLE: honour it here (run, refresh and test).
+    disabled = not progress or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
+    with tqdm(total=total, disable=disabled, unit="req", desc="load") as bar:
         for thread in threads:
             while thread.is_alive():
                 thread.join(timeout=0.1)
@@ -321,3 +341,85 @@ def _disk_counters() -> tuple[float, float]:
         return (math.nan, math.nan)
     return (float(counters.read_bytes), float(counters.write_bytes))
 
+
+
+# ---------------------------------------------------------------------------------------------- scaling runs
+
+INFRA_DIR: Path = paths.ARTIFACTS_DIR / "infrastructure"
+"""Where notebook 07 leaves its measurements for notebook 08."""
+
+LOAD_TEST_COLUMNS = ["workers", "concurrency", "requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms"]
+"""The columns of load_test.csv: one row per (uvicorn workers, concurrent clients) run."""
+
+RESOURCE_COLUMNS = [*SAMPLE_COLUMNS, "workers", "concurrency"]
+"""The columns of resources.csv: the sampler's columns, then the run in progress (0 and 0 between runs)."""
+
+
+def scaling_runs(servers: Mapping[int, str], concurrency_levels: Sequence[int], *, requests_per_level: int,
+                 seconds_per_level: float, pids: Iterable[int] = (), interval: float = 0.1,
+                 warmup_requests: int = 20, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (load results, resource samples) of run_load at every concurrency level on every server.
+
+    `servers` maps a uvicorn worker count to the base URL of a server started with that many workers. Each run
+    is bounded by `requests_per_level` and `seconds_per_level`; a short warm-up precedes each server's runs.
+    Resources are sampled throughout (see ResourceSampler; `pids` are the server processes), and every sample
+    is labelled with the run in progress.
+    """
+    rows, windows = [], []
+    with ResourceSampler(pids=pids, interval=interval, max_seconds=120) as sampler:
+        for workers, url in servers.items():
+            if warmup_requests:
+                run_load(url, concurrency=2, total_requests=warmup_requests, max_seconds=2)
+            for concurrency in concurrency_levels:
+                began = time.perf_counter() - sampler._start
+                result = run_load(url, concurrency=concurrency, total_requests=requests_per_level,
+                                  max_seconds=seconds_per_level, progress=progress)
+                windows.append((began, time.perf_counter() - sampler._start, workers, concurrency))
+                rows.append({"workers": workers, "concurrency": concurrency, "requests": result.requests,
+                             "errors": result.errors, "rps": result.rps, "p50_ms": result.p50_ms,
+                             "p95_ms": result.p95_ms, "p99_ms": result.p99_ms})
+    samples = sampler.frame()
+    samples["workers"], samples["concurrency"] = 0, 0
+    for began, ended, workers, concurrency in windows:
+        inside = samples["t_s"].between(began, ended)
+        samples.loc[inside, "workers"], samples.loc[inside, "concurrency"] = workers, concurrency
+    return pd.DataFrame(rows, columns=LOAD_TEST_COLUMNS), samples[RESOURCE_COLUMNS]
+
+
+def save_infrastructure_results(load: pd.DataFrame, resources: pd.DataFrame,
+                                directory: Path | None = None) -> tuple[Path, Path]:
+    """Write load_test.csv and resources.csv (for notebook 08) and return their paths."""
+    directory = Path(directory or INFRA_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    load_path, resources_path = directory / "load_test.csv", directory / "resources.csv"
+    load[LOAD_TEST_COLUMNS].to_csv(load_path, index=False, float_format="%.6g")
+    resources[RESOURCE_COLUMNS].to_csv(resources_path, index=False, float_format="%.6g")
+    return load_path, resources_path
+
+
+def quick_infrastructure_run(directory: Path | None = None, model_dir: Path | None = None) -> tuple[Path, Path]:
+    """Measure a small scaling run (1 and 2 workers, 1 and 8 clients, a few seconds) and save it; return the paths."""
+    from helpers import server
+
+    servers = [server.api_server(name="quick-w1", model_dir=model_dir),
+               server.api_server(name="quick-w2", model_dir=model_dir, workers=2)]
+    server.start_all(servers)
+    try:
+        load, resources = scaling_runs({1: servers[0].url, 2: servers[1].url}, (1, 8), requests_per_level=300,
+                                       seconds_per_level=0.3, pids=[s.pid for s in servers], warmup_requests=10)
+    finally:
+        for srv in servers:
+            srv.stop()
+    return save_infrastructure_results(load, resources, directory)
+
+
+def load_infrastructure_results(directory: Path | None = None, *, regenerate: bool = True,
+                                model_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (load_test, resources) frames saved by notebook 07, measuring a quick small run first if missing."""
+    directory = Path(directory or INFRA_DIR)
+    load_path, resources_path = directory / "load_test.csv", directory / "resources.csv"
+    if not (load_path.exists() and resources_path.exists()):
+        if not regenerate:
+            raise FileNotFoundError(f"no load-test results in {paths.relative(directory)}: run notebook 07")
+        quick_infrastructure_run(directory, model_dir=model_dir)
+    return pd.read_csv(load_path), pd.read_csv(resources_path)

@@ -231,7 +231,7 @@ def load_model(directory: Path | str | None = None, fmt: str = "onnx", verify: b
             model = joblib.load(path)
         else:
             with open(path, "rb") as fh:
-                model = pickle.load(fh)  # noqa: S301 - only after the hash check above
+                model = pickle.load(fh)  # noqa: S301  # nosec B301 - only after the hash check above
         proba = model.predict_proba
     return Predictor(fmt=fmt, metadata=card, _predict_proba=proba)
 

@@ -112,7 +112,7 @@ class BackgroundServer:
                 raise ServerError(f"{self.name} exited with code {self.process.returncode} before it was ready:\n"
                                   f"{self.log_tail()}")
             try:
-                with urllib.request.urlopen(self.url + self.ready_path, timeout=1) as response:  # noqa: S310
+                with urllib.request.urlopen(self.url + self.ready_path, timeout=1) as response:  # noqa: S310  # nosec B310
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):

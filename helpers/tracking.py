@@ -590,6 +590,15 @@ def _write_history(history: list[str]) -> None:
         client.set_registered_model_tag(REGISTERED_MODEL, _PREVIOUS_TAG, history[-1] if history else "")
 
 
+def production_accuracy() -> float | None:
+    """Return the test accuracy recorded on the production version, or None when nothing is in production."""
+    try:
+        current = _alias_version("production")
+    except TrackingError:  # the model is not registered yet
+        return None
+    return float(_model_version(current).tags.get("accuracy", "nan")) if current else None
+
+
 def set_alias(alias: str, version: str | int) -> str | None:
     """Point `alias` at `version` (moving `production` records history); return the version it pointed at before."""
     version = str(_model_version(version).version)
@@ -710,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         command = ui_command(args.port)
-        configure()  # creates the database from the template if it is missing (no slow migration in the UI)
+        configure()  # a missing database is copied from the template (migrated once), before the UI opens it
     except TrackingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

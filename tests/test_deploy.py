@@ -19,8 +19,8 @@ DEPLOY = paths.ROOT / "deploy"
 DOCKERFILE = DEPLOY / "Dockerfile"
 K8S = DEPLOY / "k8s"
 SERVING_REQUIREMENTS = DEPLOY / "requirements-serving.txt"
-SERVING_ROOTS = ["fastapi", "uvicorn", "numpy", "onnxruntime", "prometheus-client", "scikit-learn", "skops", "pandas",
-                 "scipy"]
+SERVING_ROOTS = ["fastapi", "uvicorn", "numpy", "onnxruntime", "orjson", "prometheus-client", "scikit-learn", "skops",
+                 "pandas", "scipy"]
 
 
 @pytest.fixture(scope="module")

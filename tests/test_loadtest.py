@@ -163,3 +163,52 @@ def test_sampler_without_pids_and_its_time_bound() -> None:
     sampler.stop()  # idempotent
     frame = sampler.frame()
     assert 1 <= len(frame) <= 8 and frame["proc_rss_mb"].isna().all()
+
+
+def test_the_clock_starts_after_the_clients_are_built(server: str, monkeypatch) -> None:
+    import httpx
+
+    original = httpx.Client.__init__
+
+    def slow_init(self, *args, **kwargs):
+        time.sleep(0.4)  # e.g. a loaded machine building SSL contexts for many clients
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "__init__", slow_init)
+    result = loadtest.run_load(server, "/ok", None, concurrency=4, total_requests=1_000_000, max_seconds=0.3)
+    assert result.requests > 0 and result.stopped_by == "time"
+    assert 0.3 <= result.elapsed < 0.6, "client construction is not part of the measured time"
+
+
+def test_scaling_runs_label_every_sample_with_its_run(server: str) -> None:
+    load, resources = loadtest.scaling_runs({1: server, 2: server}, (1, 3), requests_per_level=60,
+                                            seconds_per_level=2, pids=[os.getpid()], interval=0.02,
+                                            warmup_requests=5)
+    assert list(load.columns) == loadtest.LOAD_TEST_COLUMNS
+    assert load[["workers", "concurrency"]].values.tolist() == [[1, 1], [1, 3], [2, 1], [2, 3]]
+    assert (load["requests"] == 60).all() and (load["errors"] == 0).all() and (load["rps"] > 0).all()
+    assert (load["p50_ms"] <= load["p99_ms"]).all()
+    assert list(resources.columns) == loadtest.RESOURCE_COLUMNS and len(resources) >= 2
+    assert set(resources["workers"]) <= {0, 1, 2} and set(resources["concurrency"]) <= {0, 1, 3}
+
+
+def test_results_are_saved_and_read_back_without_regenerating(tmp_path, server: str, monkeypatch) -> None:
+    load, resources = loadtest.scaling_runs({1: server}, (2,), requests_per_level=20, seconds_per_level=2,
+                                            interval=0.02, warmup_requests=0)
+    paths = loadtest.save_infrastructure_results(load, resources, tmp_path)
+    assert [p.name for p in paths] == ["load_test.csv", "resources.csv"]
+    monkeypatch.setattr(loadtest, "quick_infrastructure_run", lambda *a, **k: pytest.fail("must not re-measure"))
+    again, samples = loadtest.load_infrastructure_results(tmp_path)
+    assert again[["workers", "concurrency", "requests", "errors"]].values.tolist() == [[1, 2, 20, 0]]
+    assert list(samples.columns) == loadtest.RESOURCE_COLUMNS
+    with pytest.raises(FileNotFoundError, match="run notebook 07"):
+        loadtest.load_infrastructure_results(tmp_path / "empty", regenerate=False)
+
+
+def test_missing_results_are_regenerated_quickly_by_real_servers(tmp_path, bundle_dir) -> None:
+    started = time.perf_counter()
+    load, resources = loadtest.load_infrastructure_results(tmp_path / "infra", model_dir=bundle_dir)
+    assert time.perf_counter() - started < 20, "notebook 08 must stay fast when 07 has not run"
+    assert sorted(set(load["workers"])) == [1, 2] and (load["errors"] == 0).all() and (load["requests"] > 0).all()
+    assert len(resources) > 0 and resources["proc_rss_mb"].gt(0).all()
+    assert (tmp_path / "infra" / "load_test.csv").exists() and (tmp_path / "infra" / "resources.csv").exists()

@@ -537,3 +537,109 @@ def test_control_week_raises_no_alert_and_the_drifted_week_does(week_drift, sche
     assert (7, mon.RULE_DRIFT_WARNING) in loud["WARNING"]
     alert_days = [day for day, rule in loud["ALERT"] if rule == mon.RULE_DRIFT_ALERT]
     assert min(alert_days) == noise.start_day + 1 and sudden.start_day + 1 in alert_days
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The week through the API, and the files the dashboard reads
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _served(days: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A tiny served week: per day, two hourly batches; predictions right on odd rows only."""
+    predictions = pd.DataFrame({
+        "day": np.repeat(np.arange(1, days + 1), 4),
+        "hour": np.tile([8, 8, 18, 18], days),
+        "prediction": np.tile([1, 0, 1, 1], days),
+        "label": np.tile([1, 1, 1, 0], days),
+    })
+    batches = pd.DataFrame({"day": np.repeat(np.arange(1, days + 1), 2), "hour": np.tile([8, 18], days),
+                            "latency_s": [0.001, 0.003] * days})
+    return predictions, batches
+
+
+def test_daily_metrics_count_score_and_time_each_day() -> None:
+    daily = mon.daily_metrics(*_served())
+    assert list(daily.columns) == ["day", "date", "requests", "accuracy", "positive_rate", "p50_ms", "p95_ms"]
+    assert daily["date"].tolist() == ["2026-03-02", "2026-03-03"]
+    assert daily["requests"].tolist() == [4, 4]
+    assert daily["accuracy"].tolist() == [0.5, 0.5] and daily["positive_rate"].tolist() == [0.75, 0.75]
+    np.testing.assert_allclose(daily["p50_ms"], 2.0)
+    np.testing.assert_allclose(daily["p95_ms"], 2.9)
+
+
+def test_rows_without_a_label_are_left_out_of_accuracy() -> None:
+    predictions, batches = _served(1)
+    predictions.loc[1, "label"] = -1  # its label never arrived
+    assert mon.daily_metrics(predictions, batches)["accuracy"].iloc[0] == pytest.approx(2 / 3)
+
+
+def test_hourly_traffic_covers_all_24_hours() -> None:
+    hourly = mon.hourly_traffic(*_served())
+    assert hourly["hour"].tolist() == list(range(24))
+    assert hourly.loc[[8, 18], "requests"].tolist() == [4, 4] and hourly["requests"].sum() == 8
+    assert hourly.loc[8, "mean_latency_ms"] == pytest.approx(1.0) and hourly["mean_latency_ms"].isna().sum() == 22
+
+
+def test_week_alerts_are_stamped_at_the_end_of_the_simulated_day() -> None:
+    daily = mon.daily_metrics(*_served())
+    alerts = mon.week_alerts(daily, _drift(["Normal", "Normal"]), baseline_accuracy=0.88)
+    assert [(a.time, a.rule) for a in alerts] == [(datetime(2026, 3, 2, 23, 59), mon.RULE_ACCURACY),
+                                                 (datetime(2026, 3, 3, 23, 59), mon.RULE_ACCURACY)]
+
+
+@pytest.fixture(scope="module")
+def small_week(course_data) -> pd.DataFrame:
+    _, pool = course_data
+    return mon.simulate_week(pool, [mon.DriftSpec("feature_1", start_day=2, jump=2.0)], volumes=(60, 80))
+
+
+def test_send_week_serves_every_row_logs_it_and_feeds_back_its_label(bundle_dir, small_week, tmp_path) -> None:
+    from helpers import server
+
+    log = tmp_path / "log.jsonl"
+    with server.start_api(model_dir=bundle_dir, name="test-monitoring") as api:
+        run = mon.send_week(api.url, small_week, log)
+    assert len(run.predictions) == 140 and (run.predictions["label"] >= 0).all()
+    np.testing.assert_array_equal(run.predictions[data.FEATURES].to_numpy(), small_week[data.FEATURES].to_numpy())
+    np.testing.assert_array_equal(run.predictions["label"], small_week[data.TARGET])
+    assert len(run.batches) == small_week.groupby(["day", "hour"]).ngroups and (run.batches["latency_s"] > 0).all()
+    assert len(log.read_text().splitlines()) == 2 * len(run.batches)  # one prediction and one feedback line each
+    again, batches = mon.read_prediction_log(log)
+    pd.testing.assert_frame_equal(again, run.predictions)
+    pd.testing.assert_frame_equal(batches, run.batches)
+    accuracy = run.gauges.query("metric == 'model_accuracy'").set_index("day")["value"]
+    assert accuracy.index.tolist() == [1, 2]
+    assert accuracy[2] == pytest.approx((run.predictions["prediction"] == run.predictions["label"]).mean())
+    psi = run.gauges.query("metric == 'model_feature_psi'").pivot(index="day", columns="feature", values="value")
+    bins = mon.ReferenceBins.fit(mon.training_reference()["feature_1"].to_numpy())  # what the bundle's card holds
+    for day in (1, 2):  # the API's window holds every row served so far (fewer than 1,000)
+        seen = run.predictions.loc[run.predictions["day"] <= day, "feature_1"].to_numpy()
+        assert psi.loc[day, "feature_1"] == pytest.approx(bins.psi(seen), abs=1e-12)
+    assert f'http_request_duration_seconds_count{{endpoint="/predict_batch"}} {len(run.batches)}' in run.metrics_text
+
+
+def test_send_week_without_an_api_says_how_to_start_one(small_week) -> None:
+    from helpers import server
+
+    with pytest.raises(mon.MonitoringError, match=r"could not reach the API.*start_api\(\)"):
+        mon.send_week(f"http://127.0.0.1:{server.free_port()}", small_week.head(3))
+
+
+def test_missing_prediction_log_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(mon.MonitoringError, match="no prediction log"):
+        mon.read_prediction_log(tmp_path / "nothing.jsonl")
+
+
+@pytest.mark.slow
+def test_load_monitoring_results_regenerates_missing_files_then_reads_them(bundle_dir, tmp_path) -> None:
+    first = mon.load_monitoring_results(tmp_path, model_dir=bundle_dir)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names >= {*mon.RESULT_FILES.values(), mon.PREDICTION_LOG}
+    assert first.daily["requests"].tolist() == list(mon.DAILY_VOLUMES)
+    assert len(first.drift) == 7 * 20 and len(first.hourly) == 24 and len(first.predictions) == 8_050
+    assert {"FeatureDriftAlert", "ModelAccuracyBelowBaseline"} <= set(first.alerts["rule"])
+    (tmp_path / mon.PREDICTION_LOG).touch()  # a file changed on disk is read as it is, not regenerated
+    mtime = (tmp_path / mon.RESULT_FILES["daily"]).stat().st_mtime_ns
+    second = mon.load_monitoring_results(tmp_path, model_dir=bundle_dir)
+    assert (tmp_path / mon.RESULT_FILES["daily"]).stat().st_mtime_ns == mtime
+    pd.testing.assert_frame_equal(second.daily, first.daily)
