@@ -18,7 +18,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120
 
-.PHONY: help install run test lint unit nbval refresh lab serve mlflow-ui clean lock bench
+.PHONY: help install run test lint unit nbval refresh lab serve mlflow-ui clean lock bench slides
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ serve: $(STAMP)  ## run the model API on port $(PORT) in the foreground
 
 mlflow-ui: $(STAMP)  ## open the MLflow UI on the local store (artifacts/mlflow.db)
 	$(BIN)/python -m helpers.tracking ui
+
+slides: $(STAMP)  ## build offline reveal.js slides of every notebook into build/slides/
+	$(BIN)/python tools/build_slides.py
 
 bench: $(STAMP)  ## run the benchmarks (speed is measured here, never in tests)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b; done

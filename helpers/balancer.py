@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from helpers.loadtest import require_loopback
+from helpers.loadtest import require_loopback, shared_ssl_context
 
 STRATEGIES = ("round_robin", "sticky")
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -108,11 +108,13 @@ class Balancer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._clients = {r.name: self._client(r.url) for r in self.replicas}
-        self._probe = httpx.Client(timeout=min(timeout, 1.0), trust_env=False, follow_redirects=False)
+        self._probe = httpx.Client(timeout=min(timeout, 1.0), trust_env=False, follow_redirects=False,
+                                   verify=shared_ssl_context())
 
     def _client(self, url: str) -> httpx.Client:
         """Return a keep-alive HTTP client for one replica (no proxies from the environment)."""
-        return httpx.Client(base_url=url, timeout=self.timeout, trust_env=False, follow_redirects=False)
+        return httpx.Client(base_url=url, timeout=self.timeout, trust_env=False, follow_redirects=False,
+                            verify=shared_ssl_context())
 
     # ------------------------------------------------------------------------------------------ lifecycle
 

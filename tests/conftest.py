@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import model, packaging
-
 
 @pytest.fixture(scope="session")
 def bundle_dir(tmp_path_factory) -> Path:
     """Return a folder holding a complete model bundle of the reference model (never the real artifacts/)."""
+    from helpers import model, packaging
+
     directory = tmp_path_factory.mktemp("serving") / "model"
     packaging.save_model_bundle(model.load_reference_model(), model.load_reference_metrics(), directory)
     return directory

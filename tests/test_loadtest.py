@@ -212,3 +212,12 @@ def test_missing_results_are_regenerated_quickly_by_real_servers(tmp_path, bundl
     assert sorted(set(load["workers"])) == [1, 2] and (load["errors"] == 0).all() and (load["requests"] > 0).all()
     assert len(resources) > 0 and resources["proc_rss_mb"].gt(0).all()
     assert (tmp_path / "infra" / "load_test.csv").exists() and (tmp_path / "infra" / "resources.csv").exists()
+
+
+def test_the_progress_bar_honours_tqdm_disable(server: str, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    loadtest.run_load(server, "/ok", None, concurrency=2, total_requests=20, max_seconds=5, progress=True)
+    assert "load" not in capsys.readouterr().err, "run, refresh and test set TQDM_DISABLE=1: no bar, no stderr"
+    monkeypatch.delenv("TQDM_DISABLE")
+    loadtest.run_load(server, "/ok", None, concurrency=2, total_requests=20, max_seconds=5, progress=True)
+    assert "load" in capsys.readouterr().err
