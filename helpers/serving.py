@@ -115,7 +115,7 @@ def load_serving_model(directory: Path, backend: str, version: str | None = None
 
 def install_model(state: ApiState, model: ServingModel) -> None:
     """Swap `model` in atomically (one reference assignment) and update the metrics."""
-    from helpers.monitoring import ReferenceBins
+    from helpers.psi import ReferenceBins
 
     reference = model.card.get("monitoring_reference", {})
     state.reference_bins = {f: ReferenceBins(np.asarray(r["edges"]), np.asarray(r["shares"]))
