@@ -14,7 +14,8 @@ STATE_ROOT: Path = Path(_STATE).resolve() if _STATE else ROOT
 
 DATA_DIR: Path = STATE_ROOT / "data"
 ARTIFACTS_DIR: Path = STATE_ROOT / "artifacts"
-FIGURES_DIR: Path = ROOT / "figures"
+FIGURES_DIR: Path = STATE_ROOT / "figures"
+"""The committed figures (or, under `$COURSE_STATE_DIR`, a scratch copy that leaves the committed ones alone)."""
 NOTEBOOKS_DIR: Path = ROOT / "notebooks"
 DEPLOY_DIR: Path = ROOT / "deploy"
 MODEL_DIR: Path = ARTIFACTS_DIR / "model"

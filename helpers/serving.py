@@ -468,6 +468,28 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def _tcp_nodelay_for_workers() -> None:
+    """Work around uvicorn 0.54 with --workers N: sockets it binds miss TCP_NODELAY, so every reply waits ~40 ms.
+
+    The socket uvicorn binds for its worker processes is created without an explicit protocol, and the
+    connections accepted on it do not get TCP_NODELAY (uvicorn issue #3149): each response then waits for the
+    client's delayed ACK. Re-creating the bound socket with IPPROTO_TCP restores normal latency.
+    """
+    import socket
+
+    import uvicorn.config
+
+    original = uvicorn.config.Config.bind_socket
+
+    def bind_socket(self: uvicorn.config.Config) -> socket.socket:
+        sock = original(self)
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        return sock
+
+    uvicorn.config.Config.bind_socket = bind_socket
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve the API with uvicorn: `python -m helpers.serving --port 8000`."""
     import uvicorn
@@ -492,6 +514,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(env)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("helpers").setLevel(logging.INFO)
+    if args.workers > 1:
+        _tcp_nodelay_for_workers()
+    print(f"serving the model API on http://{args.host}:{args.port} (docs: /docs); Ctrl-C stops it", flush=True)
     uvicorn.run("helpers.serving:create_app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, access_log=args.access_log, log_level="warning",
                 limit_concurrency=1000, timeout_graceful_shutdown=5)

@@ -48,8 +48,8 @@ BROKEN_DOCKERFILES = {
     "a latest tag": ("FROM ${BASE_IMAGE}", "FROM python:latest", "DL3007"),
     "an untagged image": ("FROM ${BASE_IMAGE}", "FROM python", "DL3006"),
     "a named user": ("USER 10001:10001", "USER app", "DL3066"),
-    "a shell-form CMD": ('CMD ["uvicorn", "helpers.serving:app", "--host", "0.0.0.0", "--port", "8000"]',
-                         "CMD uvicorn helpers.serving:app --host 0.0.0.0 --port 8000", "DL3025"),
+    "a shell-form CMD": ('CMD ["python", "-m", "helpers.serving", "--host", "0.0.0.0", "--port", "8000"]',
+                         "CMD python -m helpers.serving --host 0.0.0.0 --port 8000", "DL3025"),
     "unpinned pip packages": ("--requirement /tmp/requirements-serving.txt", "fastapi uvicorn", "DL3013"),
 }
 
@@ -86,9 +86,9 @@ def test_dockerfile_structure() -> None:
     assert facts["user"] == "10001:10001"
     assert facts["exposed_ports"] == ["8000"]
     assert facts["env"]["PYTHONDONTWRITEBYTECODE"] == "1" and facts["env"]["PYTHONUNBUFFERED"] == "1"
-    assert facts["cmd_exec_form"] and facts["cmd"][:2] == ["uvicorn", "helpers.serving:app"]
+    assert facts["cmd_exec_form"] and facts["cmd"][:3] == ["python", "-m", "helpers.serving"]
     assert facts["cmd"][facts["cmd"].index("--port") + 1] == "8000"
-    assert "--workers" not in facts["cmd"], "uvicorn takes its worker count from $WEB_CONCURRENCY"
+    assert "--workers" not in facts["cmd"], "the worker count comes from $WEB_CONCURRENCY"
     assert "WEB_CONCURRENCY" in facts["env"]
     assert facts["healthcheck_exec_form"] and facts["healthcheck_command"][0] == "python"
     probe = facts["healthcheck_command"][-1]

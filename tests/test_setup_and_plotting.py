@@ -18,7 +18,7 @@ from helpers import paths  # noqa: E402
 def test_paths_are_anchored_on_the_repo_root(monkeypatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)
     assert (paths.ROOT / "helpers" / "__init__.py").exists()
-    assert paths.FIGURES_DIR == paths.ROOT / "figures"
+    assert paths.FIGURES_DIR == paths.STATE_ROOT / "figures"
     assert paths.relative(paths.ROOT / "data" / "x.csv") == "data/x.csv"
 
 
