@@ -410,10 +410,10 @@ def _chapter_specs() -> list[tuple[str, Any, dict[str, Any]]]:
     from xgboost import XGBClassifier
 
     rf = {"n_estimators": 100, "random_state": SEED}
-    # A small, fast search: 4 candidates x 3 folds = 12 fits of 50 trees, then one refit (about 2 s on 2 idle
+    # A small, fast search: 4 candidates x 3 folds = 12 fits of 40 trees, then one refit (about 2 s on 2 idle
     # cores). Searching max_features above sqrt would multiply the cost: each split would try more columns.
     grid = {"max_depth": [10, None], "min_samples_leaf": [1, 3]}
-    search = {"search": "GridSearchCV", "cv": 3, "candidates": 4, "n_estimators": 50, "random_state": SEED,
+    search = {"search": "GridSearchCV", "cv": 3, "candidates": 4, "n_estimators": 40, "random_state": SEED,
               "grid": "max_depth=[10, None] x min_samples_leaf=[1, 3]"}
     gb = {"n_estimators": 100, "learning_rate": 0.1, "max_depth": 3, "random_state": SEED}
     xgb = {"n_estimators": 100, "max_depth": 4, "learning_rate": 0.1, "subsample": 0.8, "colsample_bytree": 0.8,
@@ -421,7 +421,7 @@ def _chapter_specs() -> list[tuple[str, Any, dict[str, Any]]]:
     return [
         ("exp_001_random_forest", RandomForestClassifier(**rf), rf),
         ("exp_002_random_forest_tuned",
-         GridSearchCV(RandomForestClassifier(n_estimators=50, random_state=SEED), grid, cv=3), search),
+         GridSearchCV(RandomForestClassifier(n_estimators=40, random_state=SEED), grid, cv=3), search),
         ("exp_003_gradient_boosting", GradientBoostingClassifier(**gb), gb),
         ("exp_004_xgboost", XGBClassifier(**xgb), xgb),
     ]
