@@ -39,7 +39,7 @@ run: $(STAMP)  ## execute all notebooks into build/ and print the time table
 test: lint unit nbval  ## lint, unit tests, and nbval on the committed notebooks
 
 lint: $(STAMP)
-	$(BIN)/ruff check helpers tests tools benchmarks
+	$(BIN)/ruff check helpers tests tools benchmarks conftest.py
 
 unit: $(STAMP)
 	$(BIN)/pytest tests

@@ -26,6 +26,7 @@ from helpers import paths
 
 LOG_DIR = paths.ARTIFACTS_DIR / "logs"
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 
 
 class ServerError(RuntimeError):
@@ -172,6 +173,33 @@ def start_all(servers: Sequence[BackgroundServer]) -> list[BackgroundServer]:
             srv.stop()
         raise
     return list(servers)
+
+
+def adopt_orphans() -> None:
+    """Make this process adopt its orphaned descendants (Linux), so a server that outlives its kernel is seen."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def surviving_descendants(wait: float = 10.0) -> list[str]:
+    """Return a line per descendant process still alive after `wait` seconds (zombies are reaped)."""
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while True:
+        alive = []
+        for child in psutil.Process().children(recursive=True):
+            try:
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    child.wait(0)
+                    continue
+                ports = [c.laddr.port for c in child.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+                alive.append(f"pid {child.pid} ({' '.join(child.cmdline())[:80]}) listening on {ports or 'nothing'}")
+            except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+                continue
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
 
 
 def api_command(*, model_dir: Path | None = None, backend: str = "onnx", workers: int = 1,

@@ -119,3 +119,17 @@ def test_stop_is_idempotent_and_frees_the_port(bundle_dir) -> None:
     api.stop()
     api.stop()
     assert not api.is_running() and server.port_is_free(port) and not pid_alive(pid)
+
+
+def test_an_orphaned_grandchild_is_found_after_adoption() -> None:
+    server.adopt_orphans()
+    # The child starts a sleeper and exits at once: the sleeper is orphaned and re-parented to us.
+    script = ("import subprocess, sys; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], "
+              "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); print(p.pid)")
+    orphan = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout)
+    try:
+        alive = server.surviving_descendants(wait=0.5)
+        assert any(f"pid {orphan} " in line for line in alive), alive
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+    assert not any(f"pid {orphan} " in line for line in server.surviving_descendants(wait=5))
