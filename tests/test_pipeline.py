@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 
-import mlflow
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from helpers import pipeline, tracking
 
-URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
+def store(tmp_path_factory, isolated_tracking):
     """A fresh MLflow store and pipeline folder in a temp directory (never the real artifacts/)."""
-    saved_env = {name: os.environ.get(name) for name in URI_VARS}
-    saved_active = tracking._active
-    with pytest.MonkeyPatch.context() as mp:
-        for name in URI_VARS:
-            mp.delenv(name, raising=False)
-        directory = tmp_path_factory.mktemp("pipeline-store")
-        mp.setattr(pipeline, "PIPELINE_DIR", directory / "pipeline")
-        mp.setattr(pipeline, "FAST_TESTS", ("tests/test_environment.py",))
-        tracking.configure(reset=True, directory=directory)
-        yield directory
-    mlflow.set_tracking_uri(None)
-    for name, value in saved_env.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    tracking._active = saved_active
+    directory = tmp_path_factory.mktemp("pipeline-store")
+    isolated_tracking.setattr(pipeline, "PIPELINE_DIR", directory / "pipeline")
+    isolated_tracking.setattr(pipeline, "FAST_TESTS", ("tests/test_environment.py",))
+    tracking.configure(reset=True, directory=directory)
+    return directory
 
 
 def small(name: str, semver: str, **kwargs) -> pipeline.Candidate:

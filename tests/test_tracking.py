@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,7 +16,6 @@ from xgboost import XGBClassifier
 
 from helpers import data, paths, tracking
 
-URI_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 CHAPTER_SPECS = tracking._chapter_specs  # the real ones; the module's store trains small versions of them
 
 
@@ -52,32 +50,20 @@ def _snapshot() -> dict:
 
 
 @pytest.fixture(scope="module")
-def chapter(tmp_path_factory):
+def chapter(tmp_path_factory, isolated_tracking):
     """One store for the module: the chapter's experiments and five registered versions, in a temp folder."""
-    saved_env = {name: os.environ.get(name) for name in URI_VARS}
-    saved_active = tracking._active
-    with pytest.MonkeyPatch.context() as mp:
-        for name in URI_VARS:
-            mp.delenv(name, raising=False)
-        mp.setattr(tracking, "_chapter_specs", _small_specs)
-        directory = tmp_path_factory.mktemp("store")
-        started = time.perf_counter()
-        uri = tracking.configure(reset=True, directory=directory)
-        first_configure = time.perf_counter() - started
-        comparison = tracking.run_chapter_experiments()
-        registry = tracking.register_chapter_versions()
-        snapshot = _snapshot()
-        X_train, X_test, y_train, y_test = data.split_dataset()
-        yield SimpleNamespace(directory=directory, uri=uri, comparison=comparison, registry=registry,
-                              X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test,
-                              first_configure=first_configure, snapshot=snapshot)
-    mlflow.set_tracking_uri(None)
-    for name, value in saved_env.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
-    tracking._active = saved_active
+    isolated_tracking.setattr(tracking, "_chapter_specs", _small_specs)
+    directory = tmp_path_factory.mktemp("store")
+    started = time.perf_counter()
+    uri = tracking.configure(reset=True, directory=directory)
+    first_configure = time.perf_counter() - started
+    comparison = tracking.run_chapter_experiments()
+    registry = tracking.register_chapter_versions()
+    snapshot = _snapshot()
+    X_train, X_test, y_train, y_test = data.split_dataset()
+    return SimpleNamespace(directory=directory, uri=uri, comparison=comparison, registry=registry,
+                           X_train=X_train, X_test=X_test, y_train=y_train, y_test=y_test,
+                           first_configure=first_configure, snapshot=snapshot)
 
 
 def test_store_lives_in_the_given_folder_never_the_cwd(chapter) -> None:
