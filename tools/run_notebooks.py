@@ -1,7 +1,7 @@
 """Execute the course notebooks in order with papermill into build/ and print a time table.
 
 Usage: python tools/run_notebooks.py [NAME ...]   (default: every notebooks/NN_*.ipynb)
-Exit code 1 if any notebook fails; the failing notebook, cell and error are printed.
+Stops at the first notebook that fails, prints its name, cell and error, and exits with code 1.
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def slowest_cell(path: Path) -> tuple[int, float, str]:
     return best
 
 
-def run_one(notebook: Path, progress: bool) -> tuple[float, str | None]:
-    """Execute one notebook into build/; return (seconds, error text or None)."""
+def run_one(notebook: Path, progress: bool, build: Path = BUILD) -> tuple[float, str | None]:
+    """Execute one notebook into `build`, in the notebook's own folder; return (seconds, error text or None)."""
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
-            str(notebook), str(BUILD / notebook.name), cwd=str(NOTEBOOKS),
+            str(notebook), str(build / notebook.name), cwd=str(notebook.parent),
             progress_bar=progress, request_save_on_cell_execute=False,
         )
     except PapermillExecutionError as exc:
@@ -64,25 +64,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebook file names (default: all)")
     parser.add_argument("--no-progress", action="store_true", help="hide papermill's per-cell progress bar")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of the notebooks to run")
+    parser.add_argument("--build", type=Path, default=BUILD, help="folder for the executed copies")
     args = parser.parse_args()
-    notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
     if args.names:
         notebooks = [n for n in notebooks if n.name in args.names or n.stem in args.names]
     if not notebooks:
         print("no notebooks to run", file=sys.stderr)
         return 1
-    BUILD.mkdir(exist_ok=True)
+    args.build.mkdir(parents=True, exist_ok=True)
     rows, failures = [], []
     for i, nb in enumerate(notebooks, start=1):
         print(f"[{i}/{len(notebooks)}] {nb.name}", flush=True)
-        seconds, error = run_one(nb, progress=not args.no_progress and sys.stderr.isatty())
+        seconds, error = run_one(nb, progress=not args.no_progress and sys.stderr.isatty(), build=args.build)
         status = "ok" if error is None else "FAILED"
-        cell = slowest_cell(BUILD / nb.name) if (BUILD / nb.name).exists() else (0, 0.0, "")
+        cell = slowest_cell(args.build / nb.name) if (args.build / nb.name).exists() else (0, 0.0, "")
         rows.append((nb.name, seconds, status, cell))
         print(f"      {status} in {seconds:.1f} s", flush=True)
         if error:
             failures.append(nb.name)
             print(f"\n{nb.name} FAILED: {error}\n", file=sys.stderr, flush=True)
+            break
 
     total = sum(r[1] for r in rows)
     print(f"\n{'notebook':<28} {'time':>7}  {'status':<6}  slowest cell")
@@ -91,9 +94,11 @@ def main() -> int:
         print(f"{name:<28} {seconds:6.1f}s  {status:<6}  #{number:<3} {cell_s:5.1f}s  {first}{flag}")
     print(f"{'total':<28} {total:6.1f}s  (budgets: {BUDGET_TOTAL_S:.0f} s in all, "
           f"{BUDGET_NOTEBOOK_S:.0f} s a notebook, {BUDGET_CELL_S:.0f} s a cell)")
-    print(f"executed copies are in {BUILD.relative_to(ROOT)}/")
+    print(f"executed copies are in {os.path.relpath(args.build)}/")
     if failures:
-        print(f"\nFAILED: {', '.join(failures)}", file=sys.stderr)
+        skipped = len(notebooks) - len(rows)
+        print(f"\nFAILED: {', '.join(failures)}" + (f" ({skipped} later notebook(s) not run)" if skipped else ""),
+              file=sys.stderr)
         return 1
     return 0
 
