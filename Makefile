@@ -44,8 +44,9 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests
 
-nbval: $(STAMP)
-	$(BIN)/pytest $(NBVAL) notebooks
+nbval: $(STAMP)  # in order, from an empty state folder: the committed data, artifacts and figures stay untouched
+	rm -rf build/nbval-state
+	COURSE_STATE_DIR=$(CURDIR)/build/nbval-state $(BIN)/pytest $(NBVAL) notebooks
 
 refresh: $(STAMP)  ## re-execute the committed notebooks in place (authors)
 	$(BIN)/python tools/refresh_notebooks.py
