@@ -42,6 +42,19 @@ class ApiMetrics:
         self.window_rows = Gauge("model_monitoring_window_rows", "Rows in the recent input window", registry=r)
         self.accuracy.set(math.nan)
         self.baseline_p95.set(math.nan)
+        self._request_children: dict[tuple[str, str, str], tuple] = {}
+        self.predicted_class = {c: self.predictions.labels(predicted_class=str(c)) for c in (0, 1)}
+
+    def observe_request(self, endpoint: str, method: str, status: str, seconds: float) -> None:
+        """Count one request and record its latency (label children cached: this runs on every request)."""
+        key = (endpoint, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(endpoint=endpoint, method=method, status=status),
+                        self.latency.labels(endpoint=endpoint))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def set_model(self, version: str, backend: str, baseline_accuracy: float) -> None:
         """Record which model serves now (the previous one's info series is removed)."""
@@ -112,8 +125,7 @@ class MetricsMiddleware:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - start
-            self.metrics.requests.labels(endpoint=endpoint, method=scope["method"], status=str(status["code"])).inc()
-            self.metrics.latency.labels(endpoint=endpoint).observe(elapsed)
+            self.metrics.observe_request(endpoint, scope["method"], str(status["code"]), elapsed)
             if endpoint == "/predict" and status["code"] == 200 and self.on_predict_latency:
                 self.on_predict_latency(elapsed)
 

@@ -298,18 +298,23 @@ def create_app(model_dir: Path | str | None = None, *, backend: str = "onnx", re
         return model
 
     def remember(request_id: str, X: np.ndarray, labels: np.ndarray) -> None:
+        """Keep the rows for drift, the predicted labels for feedback, and count predictions per class."""
         n = min(len(X), MONITOR_WINDOW_ROWS)
-        idx = (state.window_next + np.arange(n)) % MONITOR_WINDOW_ROWS
-        state.window[idx] = X[-n:]
-        state.window_next = int((state.window_next + n) % MONITOR_WINDOW_ROWS)
+        start = state.window_next
+        if start + n <= MONITOR_WINDOW_ROWS:
+            state.window[start:start + n] = X[-n:]
+        else:
+            state.window[(start + np.arange(n)) % MONITOR_WINDOW_ROWS] = X[-n:]
+        state.window_next = (start + n) % MONITOR_WINDOW_ROWS
         state.window_filled = min(MONITOR_WINDOW_ROWS, state.window_filled + n)
         state.predicted[request_id] = labels
         if len(state.predicted) > 50_000:
             state.predicted.popitem(last=False)
-        counts = np.bincount(labels, minlength=2)
-        for cls, count in enumerate(counts):
-            if count:
-                state.metrics.predictions.labels(predicted_class=str(cls)).inc(int(count))
+        ones = int(labels.sum())
+        if ones:
+            state.metrics.predicted_class[1].inc(ones)
+        if len(labels) - ones:
+            state.metrics.predicted_class[0].inc(len(labels) - ones)
 
     async def score(model: ServingModel, X: np.ndarray) -> np.ndarray:
         if model.backend == "onnx":
@@ -345,9 +350,9 @@ def create_app(model_dir: Path | str | None = None, *, backend: str = "onnx", re
         request_id = str(uuid.uuid4())
         remember(request_id, X, np.array([label]))
         p0, p1 = round(float(proba[0]), 6), round(float(proba[1]), 6)
-        return JSONResponse({"prediction": label, "probabilities": {"0": p0, "1": p1}, "confidence": max(p0, p1),
-                             "model_version": model.version, "request_id": request_id},
-                            headers={"x-request-id": request_id})
+        body = orjson.dumps({"prediction": label, "probabilities": {"0": p0, "1": p1}, "confidence": max(p0, p1),
+                             "model_version": model.version, "request_id": request_id})
+        return Response(body, media_type="application/json", headers={"x-request-id": request_id})
 
     @app.post("/predict_batch", response_model=schemas.BatchResponse, tags=["predictions"],
               responses=_problem_docs(400, 413, 415, 422, 429, 503), openapi_extra=_body_doc(schemas.BatchRequest))
