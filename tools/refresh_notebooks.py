@@ -41,7 +41,7 @@ def refresh(path: Path) -> None:
     """Execute one notebook top to bottom in its own folder and save it in place."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
-                            record_timing=False)
+                            record_timing=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     client.execute()
     nbformat.write(strip_noise(nb), path)
 

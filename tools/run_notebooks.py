@@ -49,6 +49,7 @@ def run_one(notebook: Path, progress: bool, build: Path = BUILD) -> tuple[float,
         papermill.execute_notebook(
             str(notebook), str(build / notebook.name), cwd=str(notebook.parent),
             progress_bar=progress, request_save_on_cell_execute=False,
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel start-up chatter in the terminal
         )
     except PapermillExecutionError as exc:
         return time.perf_counter() - start, (
