@@ -35,8 +35,9 @@ def test_run_stops_at_the_failing_notebook_and_names_it(tmp_path) -> None:
 
 
 def test_strip_noise_keeps_kernelspec_and_tags_and_drops_the_rest() -> None:
-    nb = new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"], "execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"},
-                                                              "papermill": {"duration": 1.0}})])
+    noisy = {"tags": ["parameters"], "execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"},
+             "papermill": {"duration": 1.0}}
+    nb = new_notebook(cells=[new_code_cell("x = 1", metadata=noisy)])
     nb.metadata.update({"kernelspec": {"name": "python3"}, "papermill": {"x": 1}, "widgets": {"state": {}}})
     nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={
         "text/plain": "w", "application/vnd.jupyter.widget-view+json": {"model_id": "abc"}}, metadata={"a": 1})]
