@@ -52,7 +52,7 @@ refresh: $(STAMP)  ## re-execute the committed notebooks in place (authors)
 	$(BIN)/python tools/refresh_notebooks.py
 
 lab: $(STAMP)  ## open JupyterLab on the notebooks
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 serve: $(STAMP)  ## run the model API on port $(PORT) in the foreground
 	$(BIN)/python -m helpers.serving --port $(PORT)
