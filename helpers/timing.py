@@ -18,16 +18,6 @@ class Timing:
     p99: float
     repeats: int
 
-    @property
-    def median_ms(self) -> float:
-        """Return the median in milliseconds."""
-        return self.median * 1e3
-
-    @property
-    def p95_ms(self) -> float:
-        """Return the 95th percentile in milliseconds."""
-        return self.p95 * 1e3
-
 
 def measure(fn: Callable[[], object], repeats: int = 50, warmup: int = 3) -> Timing:
     """Return the median/p95/p99 seconds of `repeats` calls of `fn` after `warmup` unmeasured calls."""
