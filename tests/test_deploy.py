@@ -20,7 +20,7 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 K8S = DEPLOY / "k8s"
 SERVING_REQUIREMENTS = DEPLOY / "requirements-serving.txt"
 SERVING_ROOTS = ["fastapi", "uvicorn", "numpy", "onnxruntime", "orjson", "prometheus-client", "scikit-learn", "skops",
-                 "pandas", "scipy"]
+                 "pandas", "scipy", "skl2onnx"]
 
 
 @pytest.fixture(scope="module")
