@@ -14,8 +14,13 @@ STATE_ROOT: Path = Path(_STATE).resolve() if _STATE else ROOT
 
 DATA_DIR: Path = STATE_ROOT / "data"
 ARTIFACTS_DIR: Path = STATE_ROOT / "artifacts"
-FIGURES_DIR: Path = STATE_ROOT / "figures"
-"""The committed figures (or, under `$COURSE_STATE_DIR`, a scratch copy that leaves the committed ones alone)."""
+_FIGURES = os.environ.get("COURSE_FIGURES_DIR")
+FIGURES_DIR: Path = (Path(_FIGURES).resolve() if _FIGURES
+                     else STATE_ROOT / "figures" if _STATE else ROOT / "build" / "figures")
+"""Where notebooks save figures: build/figures/ (git-ignored), so running a notebook leaves the tree clean.
+
+`make refresh` sets `$COURSE_FIGURES_DIR` to the committed figures/ folder that the README shows; under
+`$COURSE_STATE_DIR` (tests) figures go to a scratch folder inside it."""
 NOTEBOOKS_DIR: Path = ROOT / "notebooks"
 DEPLOY_DIR: Path = ROOT / "deploy"
 MODEL_DIR: Path = ARTIFACTS_DIR / "model"

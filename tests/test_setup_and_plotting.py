@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 
 import matplotlib
 
@@ -18,8 +21,21 @@ from helpers import paths  # noqa: E402
 def test_paths_are_anchored_on_the_repo_root(monkeypatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)
     assert (paths.ROOT / "helpers" / "__init__.py").exists()
-    assert paths.FIGURES_DIR == paths.STATE_ROOT / "figures"
     assert paths.relative(paths.ROOT / "data" / "x.csv") == "data/x.csv"
+
+
+def figures_dir(**env: str) -> str:
+    """Return helpers.paths.FIGURES_DIR as a fresh interpreter sees it with only `env` among the COURSE_ settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
+    code = "from helpers import paths; print(paths.FIGURES_DIR)"
+    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                          check=True, cwd=paths.ROOT).stdout.strip()
+
+
+def test_figures_leave_the_committed_ones_alone_unless_refreshing(tmp_path) -> None:
+    assert figures_dir() == str(paths.ROOT / "build" / "figures")  # make run, JupyterLab
+    assert figures_dir(COURSE_FIGURES_DIR=str(paths.ROOT / "figures")) == str(paths.ROOT / "figures")  # refresh
+    assert figures_dir(COURSE_STATE_DIR=str(tmp_path)) == str(tmp_path / "figures")  # tests
 
 
 def test_setup_seeds_and_configures() -> None:
