@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Say which numpy kernels the notebooks run with: all this CPU offers, or the portable baseline only."""
+    if not config.getoption("nbval", default=False):
+        return None
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").split()
+    still_on = [f for f in disabled if __cpu_features__.get(f)]
+    if still_on:
+        raise pytest.UsageError(f"NPY_DISABLE_CPU_FEATURES did not switch off {', '.join(still_on)}")
+    active = [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+    kernels = f"dispatched kernels {', '.join(active)}" if active else "baseline kernels only"
+    return f"numpy: {kernels}; PYTHONHASHSEED={os.environ.get('PYTHONHASHSEED', 'random')}"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -56,7 +56,7 @@ def performance_panel(ax: plt.Axes, daily: pd.DataFrame) -> plt.Axes:
 
 def drift_panel(ax: plt.Axes, drift: pd.DataFrame, day: int, warning: float, alert: float) -> None:
     """Panel 2: PSI per feature on `day`, coloured by status, with the warning and alert thresholds."""
-    today = drift[drift["day"] == day].sort_values("psi", ascending=False)
+    today = drift[drift["day"] == day].sort_values("psi", ascending=False, kind="stable")
     ax.bar(today["feature"].str.replace("feature_", "f"), today["psi"],
            color=today["status"].map(STATUS_COLORS))
     ax.axhline(warning, color=COLORS["warning"], linestyle="--", linewidth=1, label=f"warning {warning}")
