@@ -63,11 +63,11 @@ refresh: $(STAMP)  ## re-execute the committed notebooks in place (authors)
 lab: $(STAMP)  ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-serve: $(STAMP)  ## run the model API on port $(PORT) in the foreground
-	$(BIN)/python -m helpers.serving --port $(PORT)
+serve: $(STAMP)  ## run the model API on port $(PORT) (the production bundle once notebook 05 made it)
+	$(BIN)/python -m helpers.api --port $(PORT) $(if $(wildcard artifacts/production/metadata.json),--model-dir artifacts/production)
 
-mlflow-ui: $(STAMP)  ## open the MLflow UI on the local store (artifacts/mlflow.db)
-	$(BIN)/python -m helpers.tracking ui
+mlflow-ui: $(STAMP)  ## open the MLflow UI on the local store (artifacts/mlflow/)
+	$(BIN)/python -m helpers.mlops ui
 
 slides: $(STAMP)  ## build offline reveal.js slides of every notebook into build/slides/
 	$(BIN)/python tools/build_slides.py

@@ -14,13 +14,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import run_notebooks as runner  # noqa: E402
 
+from helpers.common.paths import course_notebooks  # noqa: E402
+
 
 def main() -> int:
     """Execute the notebooks `--runs` times in order and print median times per notebook and in total."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    notebooks = sorted(runner.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = course_notebooks(runner.NOTEBOOKS)
     runner.BUILD.mkdir(exist_ok=True)
     times: dict[str, list[float]] = {nb.name: [] for nb in notebooks}
     cells: dict[str, list[float]] = {nb.name: [] for nb in notebooks}

@@ -1,33 +1,34 @@
-"""The thin shared package of the "Model Deployment and MLOps" course: `import helpers; helpers.setup()`."""
+"""The thin shared package of the "Model Deployment and MLOps" course: `import helpers; helpers.setup()`.
+
+One folder or module per chapter section: `data` (01), `model` (02), `packaging` (03), `api/` (04), `mlops/` (05),
+`monitoring/` (06), `infra/` (07), `dashboard` (08), and `common/` for what they all share.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import random
 import sys
 import warnings
 from importlib import metadata
+from typing import Any
 
-from helpers import paths
+from helpers.common import paths
+from helpers.common.schema import FEATURES, SEED, TARGET
 
-# Imported on first use, so that `import helpers` stays fast (the API server needs only a few of these).
+# Imported on first use, so that `import helpers` stays fast (the API server needs none of these).
 _LAZY: dict[str, str] = {
-    "FEATURES": "helpers.data", "TARGET": "helpers.data", "DatasetError": "helpers.data",
-    "feature_roles": "helpers.data", "load_dataset": "helpers.data", "load_production_pool": "helpers.data",
-    "split_dataset": "helpers.data", "validate_dataset": "helpers.data",
-    "load_reference_metrics": "helpers.model", "load_reference_model": "helpers.model",
-    "train_reference_model": "helpers.model",
-    "COLORS": "helpers.plotting", "save_figure": "helpers.plotting",
+    "DatasetError": "helpers.data", "feature_roles": "helpers.data", "ensure_dataset": "helpers.data",
+    "ensure_production_pool": "helpers.data", "split_dataset": "helpers.data", "validate_dataset": "helpers.data",
+    "ensure_reference_model": "helpers.model", "COLORS": "helpers.common.plotting",
+    "save_figure": "helpers.common.plotting",
 }
 
-__all__ = [
-    "COLORS", "FEATURES", "TARGET", "DatasetError", "feature_roles", "load_dataset", "load_production_pool",
-    "load_reference_metrics", "load_reference_model", "paths", "save_figure", "setup", "split_dataset",
-    "train_reference_model", "validate_dataset", "versions",
-]
-
-SEED = 42
+__all__ = ["COLORS", "FEATURES", "SEED", "TARGET", "DatasetError", "ensure_dataset", "ensure_production_pool",
+           "ensure_reference_model", "feature_roles", "paths", "save_figure", "setup", "split_dataset",
+           "validate_dataset", "versions"]
 
 
 def setup(seed: int = SEED) -> None:
@@ -38,7 +39,7 @@ def setup(seed: int = SEED) -> None:
     import pandas as pd
     import sklearn
 
-    from helpers.plotting import apply_style
+    from helpers.common.plotting import apply_style
 
     random.seed(seed)
     np.random.seed(seed)
@@ -51,11 +52,11 @@ def setup(seed: int = SEED) -> None:
     np.set_printoptions(precision=4, suppress=True)
     sklearn.set_config(display="text")
     apply_style()
-    _quiet_known_noise()
+    quiet_known_noise()
     paths.ensure_dirs()
 
 
-def _quiet_known_noise() -> None:
+def quiet_known_noise() -> None:
     """Silence warnings and log lines that are known to be harmless and would clutter the notebooks."""
     # tqdm.auto falls back to text bars when widgets are unavailable and says so: not a problem here.
     warnings.filterwarnings("ignore", message="IProgress not found")
@@ -68,11 +69,9 @@ def _quiet_known_noise() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     """Import a helper's module on first use (a server image, for one, has no matplotlib)."""
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'helpers' has no attribute {name!r}")
 

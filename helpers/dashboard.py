@@ -1,4 +1,4 @@
-"""The production dashboard: the data behind each of its six panels, and one function per panel."""
+"""Notebook 08: the production dashboard, one function per panel, drawn from what notebooks 05-07 saved."""
 
 from __future__ import annotations
 
@@ -6,37 +6,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from helpers.plotting import COLORS, STATUS_COLORS
+from helpers.common.plotting import COLORS, STATUS_COLORS
 
 STEP_COLORS = {"passed": COLORS["good"], "failed": COLORS["alert"], "skipped": COLORS["neutral"]}
 LIFECYCLE_COLORS = {"Production": COLORS["good"], "Staging": COLORS["warning"], "Development": COLORS["neutral"]}
-
-
-def registry_versions() -> pd.DataFrame:
-    """Return the registry's versions (notebook 05), registering the chapter's five versions first if missing."""
-    from helpers import tracking
-
-    tracking.configure()
-    try:
-        table = tracking.registry_table()
-    except tracking.TrackingError:  # nothing registered in this store yet
-        table = pd.DataFrame()
-    if table.empty:
-        tracking.run_chapter_experiments()
-        table = tracking.register_chapter_versions()
-    return table
-
-
-def pipeline_record() -> dict:
-    """Return the last pipeline run (notebook 05), running the pipeline on the good candidate first if missing."""
-    from helpers import pipeline, tracking
-
-    try:
-        return pipeline.load_record()
-    except FileNotFoundError:
-        tracking.configure()
-        pipeline.run_pipeline(pipeline.good_candidate())
-        return pipeline.load_record()
 
 
 def performance_panel(ax: plt.Axes, daily: pd.DataFrame) -> plt.Axes:

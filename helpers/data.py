@@ -1,4 +1,8 @@
-"""The course dataset: one `make_classification` draw split into training data and a production pool."""
+"""Notebook 01: the course dataset, one `make_classification` draw split into training data and a production pool.
+
+The production pool is split once more: its first BACKLOG_ROWS rows are labelled data waiting to be trained on
+(retraining in 04 and 05 adds them), the rest is the traffic of the simulated production week (06).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import paths
-from helpers.features import FEATURES, N_FEATURES, SEED, TARGET, file_sha256  # noqa: F401 - re-exported
+from helpers.common import paths
+from helpers.common.schema import BACKLOG_ROWS, FEATURES, N_FEATURES, SEED, TARGET
 
 TRAIN_ROWS = 2_000
 POOL_ROWS = 8_200
+TEST_ROWS = 600
+"""Held out once, for the final verdict on a model (notebooks 02 and 05)."""
+VALIDATION_ROWS = 400
+"""Held out from training for every comparison and gate: model choice, retraining, promotion."""
 
 # Every knob of the one draw, with what it means. Changing any of them changes the distribution.
 GENERATOR_SETTINGS: dict = {
@@ -32,6 +40,7 @@ GENERATOR_SETTINGS: dict = {
 DATASET_CSV = "dataset.csv"
 POOL_CSV = "production_pool.csv"
 SCHEMA_JSON = "schema.json"
+HOW_TO_CREATE = "run notebooks/01_dataset.ipynb or call helpers.data.ensure_dataset()"
 
 
 class DatasetError(ValueError):
@@ -54,8 +63,8 @@ class FeatureRoles:
         raise KeyError(feature)
 
 
-def _column_order() -> np.ndarray:
-    """Return the fixed permutation that scatters the roles across feature_0..feature_19."""
+def column_order() -> np.ndarray:
+    """Return the fixed permutation that scatters the roles: generator column order[j] becomes feature_j."""
     return np.random.default_rng(SEED).permutation(N_FEATURES)
 
 
@@ -63,10 +72,9 @@ def feature_roles() -> FeatureRoles:
     """Return the role of every column, as the generator made them."""
     n_inf = GENERATOR_SETTINGS["n_informative"]
     n_red = GENERATOR_SETTINGS["n_redundant"]
-    order = _column_order()  # generator column order[j] becomes feature_j
     role_by_source = ["informative"] * n_inf + ["redundant"] * n_red + ["noise"] * (N_FEATURES - n_inf - n_red)
     roles: dict[str, list[str]] = {"informative": [], "redundant": [], "noise": []}
-    for j, source in enumerate(order):
+    for j, source in enumerate(column_order()):
         roles[role_by_source[source]].append(FEATURES[j])
     return FeatureRoles(**roles)
 
@@ -76,18 +84,16 @@ def generate() -> tuple[pd.DataFrame, pd.DataFrame]:
     from sklearn.datasets import make_classification
 
     X, y = make_classification(**GENERATOR_SETTINGS)
-    X = X[:, _column_order()]
-    rng = np.random.default_rng(SEED)
-    rows = rng.permutation(len(y))
+    X = X[:, column_order()]
+    rows = np.random.default_rng(SEED).permutation(len(y))
     X, y = X[rows], y[rows]
     per_class = TRAIN_ROWS // 2
     train_idx = np.sort(np.concatenate([np.flatnonzero(y == c)[:per_class] for c in (0, 1)]))
-    rest = np.setdiff1d(np.arange(len(y)), train_idx)
-    pool_idx = rest[:POOL_ROWS]
-    return _frame(X[train_idx], y[train_idx]), _frame(X[pool_idx], y[pool_idx])
+    pool_idx = np.setdiff1d(np.arange(len(y)), train_idx)[:POOL_ROWS]
+    return as_frame(X[train_idx], y[train_idx]), as_frame(X[pool_idx], y[pool_idx])
 
 
-def _frame(X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+def as_frame(X: np.ndarray, y: np.ndarray) -> pd.DataFrame:
     """Return a DataFrame with the course's column names and dtypes."""
     df = pd.DataFrame(X, columns=FEATURES)
     df[TARGET] = y.astype("int64")
@@ -102,11 +108,8 @@ def validate_dataset(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in expected if c not in df.columns]
     extra = [str(c) for c in df.columns if c not in expected]
     if missing or extra:
-        parts = []
-        if missing:
-            parts.append(f"missing column(s): {', '.join(missing)}")
-        if extra:
-            parts.append(f"unexpected column(s): {', '.join(extra)}")
+        parts = [f"missing column(s): {', '.join(missing)}"] if missing else []
+        parts += [f"unexpected column(s): {', '.join(extra)}"] if extra else []
         raise DatasetError("; ".join(parts))
     if df.empty:
         raise DatasetError("the dataset has no rows")
@@ -117,10 +120,8 @@ def validate_dataset(df: pd.DataFrame) -> pd.DataFrame:
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise DatasetError(
-            f"{int(bad.sum())} missing or infinite value(s), first in column {FEATURES[col]} "
-            f"at row {df.index[row]} ({values[row, col]})"
-        )
+        raise DatasetError(f"{int(bad.sum())} missing or infinite value(s), first in column {FEATURES[col]} "
+                           f"at row {df.index[row]} ({values[row, col]})")
     if not pd.api.types.is_integer_dtype(df[TARGET]):
         raise DatasetError(f"column {TARGET} must be integer 0/1, found dtype {df[TARGET].dtype}")
     labels = sorted(int(v) for v in df[TARGET].unique())
@@ -136,6 +137,7 @@ def schema() -> dict:
         "name": "course-classification",
         "rows": TRAIN_ROWS,
         "production_pool_rows": POOL_ROWS,
+        "backlog_rows": BACKLOG_ROWS,
         "target": {"name": TARGET, "dtype": "int64", "values": [0, 1]},
         "features": [{"name": f, "dtype": "float64", "role": roles.role_of(f)} for f in FEATURES],
         "generator": {"function": "sklearn.datasets.make_classification", **GENERATOR_SETTINGS},
@@ -154,31 +156,73 @@ def write_dataset(directory: Path | None = None) -> dict[str, Path]:
     return out
 
 
-def _read(name: str, directory: Path | None) -> pd.DataFrame:
-    """Read one generated CSV, writing the files first if they are missing."""
-    directory = Path(directory or paths.DATA_DIR)
-    if not (directory / name).exists():
-        write_dataset(directory)
-    return validate_dataset(pd.read_csv(directory / name))
+def read_csv(name: str, directory: Path | None = None) -> pd.DataFrame:
+    """Return one of the generated CSVs, validated; FileNotFoundError says how to create it."""
+    path = Path(directory or paths.DATA_DIR) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"no {paths.relative(path)}: {HOW_TO_CREATE}")
+    return validate_dataset(pd.read_csv(path))
 
 
 def load_dataset(directory: Path | None = None) -> pd.DataFrame:
-    """Return the 2,000-row training dataset that notebook 01 wrote (regenerated if missing)."""
-    return _read(DATASET_CSV, directory)
+    """Return the 2,000-row training dataset that notebook 01 wrote."""
+    return read_csv(DATASET_CSV, directory)
 
 
 def load_production_pool(directory: Path | None = None) -> pd.DataFrame:
-    """Return the production pool (same distribution as the training data; regenerated if missing)."""
-    return _read(POOL_CSV, directory)
+    """Return the 8,200-row production pool that notebook 01 wrote."""
+    return read_csv(POOL_CSV, directory)
 
 
-def split_dataset(
-    df: pd.DataFrame | None = None, test_size: float = 0.3
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return X_train, X_test, y_train, y_test: the course's stratified 70/30 split (seed 42)."""
+def ensure_dataset(directory: Path | None = None) -> pd.DataFrame:
+    """Return the training dataset, writing the data files first if they are missing (same bytes every time)."""
+    directory = Path(directory or paths.DATA_DIR)
+    if not all((directory / name).is_file() for name in (DATASET_CSV, POOL_CSV, SCHEMA_JSON)):
+        write_dataset(directory)
+    return load_dataset(directory)
+
+
+def ensure_production_pool(directory: Path | None = None) -> pd.DataFrame:
+    """Return the production pool, writing the data files first if they are missing."""
+    ensure_dataset(directory)
+    return load_production_pool(directory)
+
+
+def backlog(pool: pd.DataFrame) -> pd.DataFrame:
+    """Return the pool's labelled backlog: the rows a retrained model may add to its training data."""
+    return pool.iloc[:BACKLOG_ROWS]
+
+
+def traffic(pool: pd.DataFrame) -> pd.DataFrame:
+    """Return the pool's live traffic: the rows the simulated production week sends (never trained on)."""
+    return pool.iloc[BACKLOG_ROWS:].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The course's three-way split: train to fit, validation to compare and gate, test for one final verdict."""
+
+    X_train: np.ndarray
+    X_val: np.ndarray
+    X_test: np.ndarray
+    y_train: np.ndarray
+    y_val: np.ndarray
+    y_test: np.ndarray
+
+    def sizes(self) -> dict[str, int]:
+        """Return the number of rows in each part."""
+        return {"train": len(self.y_train), "validation": len(self.y_val), "test": len(self.y_test)}
+
+
+def split_dataset(df: pd.DataFrame | None = None) -> Split:
+    """Return the stratified 50/20/30 split (1,000 / 400 / 600 rows; seed 42; the dataset is written if missing)."""
     from sklearn.model_selection import train_test_split
 
-    df = load_dataset() if df is None else validate_dataset(df)
+    df = ensure_dataset() if df is None else validate_dataset(df)
     X = df[FEATURES].to_numpy(dtype=np.float64)
     y = df[TARGET].to_numpy(dtype=np.int64)
-    return tuple(train_test_split(X, y, test_size=test_size, stratify=y, random_state=SEED))  # type: ignore[return-value]
+    n_test, n_val = (round(len(y) * rows / TRAIN_ROWS) for rows in (TEST_ROWS, VALIDATION_ROWS))  # 30% and 20%
+    X_dev, X_test, y_dev, y_test = train_test_split(X, y, test_size=n_test, stratify=y, random_state=SEED)
+    X_train, X_val, y_train, y_val = train_test_split(X_dev, y_dev, test_size=n_val, stratify=y_dev,
+                                                      random_state=SEED)
+    return Split(X_train, X_val, X_test, y_train, y_val, y_test)

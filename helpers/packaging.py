@@ -1,4 +1,4 @@
-"""Model bundles: one folder with the model in every format plus a model card, loaded back safely.
+"""Notebook 03: model bundles, one folder with the model in every format plus a model card, loaded back safely.
 
 Input of the ONNX graph: one float32 tensor named `features` of shape (n, 20), feature_0 … feature_19 in
 order. Outputs: `label` (int64, shape (n,)) and `probabilities` (float32, shape (n, 2)); no ZipMap.
@@ -10,6 +10,7 @@ import json
 import pickle
 import platform
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -19,8 +20,9 @@ from typing import Any
 import joblib
 import numpy as np
 
-from helpers import paths
-from helpers.features import FEATURES, file_sha256
+from helpers.common import paths
+from helpers.common.hashing import file_sha256
+from helpers.common.schema import FEATURES, N_FEATURES
 
 FILES: dict[str, str] = {"pickle": "model.pkl", "joblib": "model.joblib", "skops": "model.skops",
                          "onnx": "model.onnx"}
@@ -30,6 +32,8 @@ MODEL_NAME = "course-classifier"
 # The only types a skops file of our RandomForest needs beyond skops' built-in safe list.
 TRUSTED_SKOPS_TYPES: list[str] = ["sklearn.tree._tree.Tree"]
 HOW_TO_CREATE = "run notebooks/03_packaging.ipynb or call helpers.packaging.ensure_model_bundle()"
+SERVING_FORMATS: tuple[str, ...] = ("onnx", "joblib")
+"""What the API's two backends load: a bundle written for serving only needs these."""
 
 
 class IntegrityError(Exception):
@@ -49,7 +53,7 @@ class VersionMismatchWarning(UserWarning):
     """The bundle was written by another scikit-learn version than the one installed."""
 
 
-def _versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
     """Return the versions that decide whether a bundle can be loaded."""
     names = ("scikit-learn", "numpy", "onnx", "onnxruntime", "skl2onnx", "skops", "joblib")
     return {"python": platform.python_version(), **{n: importlib_metadata.version(n) for n in names}}
@@ -60,26 +64,29 @@ def to_onnx_model(model: Any) -> bytes:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
-    onx = convert_sklearn(model, initial_types=[(ONNX_INPUT, FloatTensorType([None, len(FEATURES)]))],
+    onx = convert_sklearn(model, initial_types=[(ONNX_INPUT, FloatTensorType([None, N_FEATURES]))],
                           options={id(model): {"zipmap": False}})
     return onx.SerializeToString()
 
 
 def save_model_bundle(model: Any, metrics: dict[str, float], directory: Path | str, *, version: str = "1.0.0",
-                      X_train: np.ndarray | None = None, data_path: Path | None = None,
-                      formats: tuple[str, ...] = tuple(FILES)) -> dict:
-    """Write the model in `formats` (default: pickle, joblib, skops, ONNX) plus metadata.json; return the card."""
+                      X_train: np.ndarray | None = None, formats: tuple[str, ...] = tuple(FILES),
+                      extra: dict | None = None) -> dict:
+    """Write the model in `formats` (default: pickle, joblib, skops, ONNX) plus metadata.json; return the card.
+
+    `metrics` are the validation metrics the gates compare; `extra` adds fields to the card (test metrics, the
+    training recipe, the registry version).
+    """
     import skops.io as sio
 
-    from helpers.data import DATASET_CSV, load_dataset, split_dataset
+    from helpers.data import DATASET_CSV, ensure_dataset, split_dataset
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if X_train is None:
-        X_train = split_dataset()[0]
-    if data_path is None:
-        load_dataset()  # writes the data if it is missing
-        data_path = paths.DATA_DIR / DATASET_CSV
+        X_train = split_dataset().X_train
+    ensure_dataset()
+    data_path = paths.DATA_DIR / DATASET_CSV
     writers = {
         "pickle": lambda p: p.write_bytes(pickle.dumps(model, protocol=5)),
         "joblib": lambda p: joblib.dump(model, p),
@@ -98,24 +105,26 @@ def save_model_bundle(model: Any, metrics: dict[str, float], directory: Path | s
         "created_at": datetime.now(UTC).isoformat(timespec="microseconds"),
         "algorithm": type(model).__name__,
         "params": {k: v for k, v in model.get_params().items() if isinstance(v, (int, float, str, bool, type(None)))},
-        "versions": _versions(),
+        "versions": library_versions(),
         "features": [{"name": f, "dtype": "float64", "min": float(lo), "max": float(hi)}
                      for f, lo, hi in zip(FEATURES, X_train.min(axis=0), X_train.max(axis=0), strict=True)],
         "classes": [int(c) for c in model.classes_],
         "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
+        "metrics_on": "validation",
         "training_data": {"file": data_path.name, "sha256": file_sha256(data_path), "rows": int(len(X_train))},
-        "onnx": {"input": ONNX_INPUT, "shape": [None, len(FEATURES)], "dtype": "float32",
+        "onnx": {"input": ONNX_INPUT, "shape": [None, N_FEATURES], "dtype": "float32",
                  "outputs": ["label", "probabilities"]},
         "artifacts": artifacts,
-        "monitoring_reference": _monitoring_reference(X_train),
+        "monitoring_reference": monitoring_reference(X_train),
+        **(extra or {}),
     }
     (directory / METADATA_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card
 
 
-def _monitoring_reference(X_train: np.ndarray) -> dict:
+def monitoring_reference(X_train: np.ndarray) -> dict:
     """Return each feature's training deciles and bin shares: what a server needs to compute PSI later."""
-    from helpers.monitoring import ReferenceBins
+    from helpers.monitoring.psi import ReferenceBins
 
     bins = {f: ReferenceBins.fit(X_train[:, j]) for j, f in enumerate(FEATURES)}
     return {f: {"edges": b.edges.tolist(), "shares": b.shares.tolist()} for f, b in bins.items()}
@@ -138,8 +147,8 @@ class Predictor:
 
     fmt: str
     metadata: dict
-    _predict_proba: Any = field(repr=False)
-    n_features: int = len(FEATURES)
+    backend: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    n_features: int = N_FEATURES
 
     def check_input(self, X: Any) -> np.ndarray:
         """Return X as a float array of shape (n, 20); raise ValueError naming expected vs received."""
@@ -161,7 +170,11 @@ class Predictor:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Return class probabilities, shape (n, 2)."""
-        return self._predict_proba(self.check_input(X))
+        return self.backend(self.check_input(X))
+
+    def proba_checked(self, X: np.ndarray) -> np.ndarray:
+        """Return class probabilities of rows the caller already checked: an (n, 20) finite float array."""
+        return self.backend(X)
 
     def predict(self, X: Any) -> np.ndarray:
         """Return predicted class labels, shape (n,)."""
@@ -233,15 +246,21 @@ def load_model(directory: Path | str | None = None, fmt: str = "onnx", verify: b
             with open(path, "rb") as fh:
                 model = pickle.load(fh)  # noqa: S301  # nosec B301 - only after the hash check above
         proba = model.predict_proba
-    return Predictor(fmt=fmt, metadata=card, _predict_proba=proba)
+    return Predictor(fmt=fmt, metadata=card, backend=proba)
+
+
+def bundle_is_complete(directory: Path, formats: tuple[str, ...] = tuple(FILES)) -> bool:
+    """Return True if `directory` holds a model card and the files of `formats`."""
+    return (directory / METADATA_FILE).is_file() and all((directory / FILES[f]).is_file() for f in formats)
 
 
 def ensure_model_bundle(directory: Path | None = None) -> Path:
-    """Return the bundle folder, writing it from the reference model if it is missing or incomplete."""
+    """Return the bundle folder of notebook 03, writing it from the reference forest if it is missing or incomplete."""
     directory = Path(directory or paths.MODEL_DIR)
-    card_ok = (directory / METADATA_FILE).is_file() and all((directory / f).is_file() for f in FILES.values())
-    if not card_ok:
-        from helpers.model import load_reference_metrics, load_reference_model
+    if not bundle_is_complete(directory):
+        from helpers.model import ensure_reference_model, load_reference_record
 
-        save_model_bundle(load_reference_model(), load_reference_metrics(), directory)
+        model = ensure_reference_model()
+        record = load_reference_record()
+        save_model_bundle(model, record["validation"], directory, extra={"test_metrics": record["test"]})
     return directory

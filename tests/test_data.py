@@ -1,4 +1,4 @@
-"""helpers.data: one draw, exact balance, known roles, bit-identical regeneration, and a schema that bites."""
+"""helpers.data (01): one draw, exact balance, known roles, bit-identical regeneration, a schema that bites."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import data
+from helpers.common.schema import FEATURES, TARGET
 
 
 @pytest.fixture(scope="module")
@@ -17,36 +18,39 @@ def frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_training_set_is_2000_rows_exactly_balanced(frames) -> None:
     train, _ = frames
     assert train.shape == (2_000, 21)
-    assert list(train.columns) == data.FEATURES + [data.TARGET]
-    assert train[data.TARGET].value_counts().to_dict() == {0: 1_000, 1: 1_000}
+    assert list(train.columns) == FEATURES + [TARGET]
+    assert train[TARGET].value_counts().to_dict() == {0: 1_000, 1: 1_000}
 
 
-def test_pool_is_large_enough_for_a_week_and_disjoint(frames) -> None:
+def test_pool_is_disjoint_and_splits_into_backlog_and_traffic(frames) -> None:
     train, pool = frames
-    assert len(pool) == data.POOL_ROWS >= 1_000 + 1_050 + 1_100 + 1_150 + 1_200 + 1_250 + 1_300
-    merged = train.merge(pool, on=data.FEATURES, how="inner")
-    assert merged.empty, "a training row reappears in the production pool"
+    assert len(pool) == data.POOL_ROWS
+    assert train.merge(pool, on=FEATURES, how="inner").empty, "a training row reappears in the production pool"
+    backlog, traffic = data.backlog(pool), data.traffic(pool)
+    assert len(backlog) == data.BACKLOG_ROWS and len(traffic) == data.POOL_ROWS - data.BACKLOG_ROWS
+    assert backlog.merge(traffic, on=FEATURES, how="inner").empty, "live traffic must never be trained on"
+    assert list(traffic.index) == list(range(len(traffic)))
 
 
 def test_pool_comes_from_the_same_distribution(frames) -> None:
     from scipy.stats import ks_2samp
 
     train, pool = frames
-    pvalues = [ks_2samp(train[f], pool[f]).pvalue for f in data.FEATURES]
-    assert min(pvalues) > 0.05 / len(data.FEATURES), "some feature differs between training data and pool"
+    pvalues = [ks_2samp(train[f], pool[f]).pvalue for f in FEATURES]
+    assert min(pvalues) > 0.05 / len(FEATURES), "some feature differs between training data and pool"
 
 
 def test_roles_partition_the_features() -> None:
     roles = data.feature_roles()
     assert (len(roles.informative), len(roles.redundant), len(roles.noise)) == (5, 3, 12)
-    assert sorted(roles.informative + roles.redundant + roles.noise) == sorted(data.FEATURES)
+    assert sorted(roles.informative + roles.redundant + roles.noise) == sorted(FEATURES)
     assert roles.role_of(roles.noise[0]) == "noise"
 
 
 def test_noise_features_do_not_separate_classes_but_informative_do(frames) -> None:
     train, _ = frames
     roles = data.feature_roles()
-    gap = train.groupby(data.TARGET)[data.FEATURES].mean().diff().iloc[1].abs()
+    gap = train.groupby(TARGET)[FEATURES].mean().diff().iloc[1].abs()
     assert gap[roles.noise].max() < 0.15
     assert gap[roles.informative].max() > 0.5
 
@@ -57,14 +61,18 @@ def test_generation_is_bit_identical(frames) -> None:
     pd.testing.assert_frame_equal(frames[1], again_pool)
 
 
-def test_load_regenerates_missing_files_identically(tmp_path, frames) -> None:
-    loaded = data.load_dataset(tmp_path)
+def test_load_is_a_pure_read_and_ensure_rebuilds_identically(tmp_path, frames) -> None:
+    with pytest.raises(FileNotFoundError, match="run notebooks/01_dataset.ipynb"):
+        data.load_dataset(tmp_path)
+    assert not (tmp_path / data.DATASET_CSV).exists()
+    loaded = data.ensure_dataset(tmp_path)
     assert (tmp_path / data.DATASET_CSV).exists() and (tmp_path / data.SCHEMA_JSON).exists()
-    np.testing.assert_array_equal(loaded[data.FEATURES].to_numpy(), frames[0][data.FEATURES].to_numpy())
+    np.testing.assert_array_equal(loaded[FEATURES].to_numpy(), frames[0][FEATURES].to_numpy())
     first_bytes = (tmp_path / data.DATASET_CSV).read_bytes()
     (tmp_path / data.DATASET_CSV).unlink()
-    data.load_dataset(tmp_path)
+    data.ensure_dataset(tmp_path)
     assert (tmp_path / data.DATASET_CSV).read_bytes() == first_bytes
+    pd.testing.assert_frame_equal(data.ensure_production_pool(tmp_path), frames[1])
 
 
 @pytest.mark.parametrize(
@@ -91,10 +99,16 @@ def test_validate_rejects_non_frames() -> None:
         data.validate_dataset([[1, 2, 3]])
 
 
-def test_split_is_stratified_70_30(frames) -> None:
-    X_train, X_test, y_train, y_test = data.split_dataset(frames[0])
-    assert X_train.shape == (1_400, 20) and X_test.shape == (600, 20)
-    assert y_test.sum() == 300 and y_train.sum() == 700
+def test_split_is_stratified_50_20_30_and_disjoint(frames) -> None:
+    split = data.split_dataset(frames[0])
+    assert split.sizes() == {"train": 1_000, "validation": 400, "test": 600}
+    assert (split.y_train.sum(), split.y_val.sum(), split.y_test.sum()) == (500, 200, 300)
+    rows = np.vstack([split.X_train, split.X_val, split.X_test])
+    assert len(np.unique(rows, axis=0)) == 2_000, "a row sits in two parts of the split"
+
+
+def test_split_scales_with_a_smaller_dataset(frames) -> None:
+    assert data.split_dataset(frames[0].iloc[:1_000]).sizes() == {"train": 500, "validation": 200, "test": 300}
 
 
 def test_schema_records_roles_and_generator() -> None:

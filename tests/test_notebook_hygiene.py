@@ -9,8 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from helpers.common.paths import course_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course_notebooks()
 IGNORING_TAGS = {"nbval-ignore-output", "nbval-skip"}
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(root|home|tmp|Users|work)/[\w./-]+")
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from helpers.common.paths import course_notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").rglob("[0-9A-Z][0-9]_*.ipynb"))
+NOTEBOOKS = course_notebooks()
 
 # A number in prose: 1,400 / 0.25 / 14.1 / 45% (single digits are too common to check: "step 3", "2 cores").
 NUMBER = re.compile(r"(?<![\w.#/-])(\d{1,3}(?:,\d{3})+|\d+\.\d+|\d{2,})(%?)(?![\w])")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from helpers import server
+from helpers.common.paths import course_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = course_notebooks()
 PARALLEL = 2  # two notebooks at a time: they wait on servers and disks often enough to share two cores
 
 

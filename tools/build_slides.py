@@ -17,6 +17,8 @@ from pathlib import Path
 from nbconvert import SlidesExporter
 from traitlets.config import Config
 
+from helpers.common.paths import course_notebooks  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "slides"
 VENDOR = OUT / "vendor"
@@ -54,7 +56,7 @@ def main() -> int:
     config.SlidesExporter.reveal_scroll = True
     config.SlidesExporter.template_file = str(ROOT / "tools" / "slides" / "offline.html.j2")
     exporter = SlidesExporter(config=config)
-    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for notebook in course_notebooks():
         body, _ = exporter.from_filename(str(notebook))
         remote = [url for url in ("https://unpkg.com", "cdnjs.cloudflare.com", "cdn.jsdelivr") if url in body]
         target = OUT / f"{notebook.stem}.slides.html"

@@ -16,6 +16,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from helpers.common.paths import course_notebooks  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 NOISY_CELL_KEYS = ("execution", "papermill", "collapsed", "scrolled", "jupyter")
@@ -40,7 +42,7 @@ def strip_noise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def refresh(path: Path) -> None:
     """Execute one notebook top to bottom in its own folder and save it in place."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
                             record_timing=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
     client.execute()
     nbformat.write(strip_noise(nb), path)
@@ -51,7 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*")
     args = parser.parse_args()
-    notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = course_notebooks(NOTEBOOKS)
     if args.names:
         notebooks = [n for n in notebooks if n.name in args.names or n.stem in args.names]
     for nb in notebooks:

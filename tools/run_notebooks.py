@@ -19,6 +19,8 @@ import nbformat  # noqa: E402
 import papermill  # noqa: E402
 from papermill.exceptions import PapermillExecutionError  # noqa: E402
 
+from helpers.common.paths import course_notebooks  # noqa: E402
+
 if _tqdm_disable is not None:
     os.environ["TQDM_DISABLE"] = _tqdm_disable
 
@@ -68,7 +70,7 @@ def main() -> int:
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of the notebooks to run")
     parser.add_argument("--build", type=Path, default=BUILD, help="folder for the executed copies")
     args = parser.parse_args()
-    notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = course_notebooks(args.notebooks)
     if args.names:
         notebooks = [n for n in notebooks if n.name in args.names or n.stem in args.names]
     if not notebooks:

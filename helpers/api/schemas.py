@@ -1,25 +1,10 @@
-"""Request and response shapes of the course API, for the OpenAPI docs at /docs (with examples)."""
+"""The shapes of the API's answers and of its other requests (retraining, feedback), for validation and /docs."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EXAMPLE_ROW = [0.12, -1.3, 0.5, 2.1, -0.4, 0.9, 1.7, -0.2, 0.3, -2.2,
-               0.8, -0.6, 1.1, 0.05, -1.0, 0.7, -0.3, 1.4, 0.2, -0.9]
-
-
-class PredictRequest(BaseModel):
-    """One row: exactly 20 finite numbers, feature_0 … feature_19 in order."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"features": EXAMPLE_ROW}]})
-    features: list[float] = Field(min_length=20, max_length=20)
-
-
-class BatchRequest(BaseModel):
-    """1 to 1,000 rows of 20 finite numbers each."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"rows": [EXAMPLE_ROW, EXAMPLE_ROW]}]})
-    rows: list[list[float]] = Field(min_length=1, max_length=1000)
+from helpers.common.schema import BACKLOG_ROWS, MAX_BATCH_ROWS
 
 
 class Prediction(BaseModel):
@@ -66,13 +51,12 @@ class Readiness(BaseModel):
 
 
 class RetrainRequest(BaseModel):
-    """How to train the candidate. The defaults retrain the serving configuration on more data."""
+    """How to train the candidate: the reference recipe with these changes. The defaults retrain it as it is."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"n_estimators": 150,
-                                                                              "extra_rows": 2000}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"extra_rows": 1000}]})
     n_estimators: int = Field(100, ge=1, le=500, description="trees in the candidate forest")
     max_depth: int | None = Field(None, ge=1, le=100, description="maximum tree depth (None: unlimited)")
-    extra_rows: int = Field(0, ge=0, le=5000, description="labelled production-pool rows added to training")
+    extra_rows: int = Field(0, ge=0, le=BACKLOG_ROWS, description="labelled backlog rows added to the training rows")
     shuffle_labels: bool = Field(False, description="train on shuffled labels: a broken candidate the gate must stop")
 
 
@@ -99,14 +83,8 @@ class RetrainJob(BaseModel):
 
 
 class Feedback(BaseModel):
-    """Delayed ground truth for an earlier request: one label per row of that request."""
+    """Delayed ground truth for an earlier request: one label (0 or 1) per row of that request."""
 
     model_config = ConfigDict(extra="forbid")
     request_id: str = Field(min_length=1, max_length=64)
-    labels: list[int] = Field(min_length=1, max_length=1000)
-
-
-class Problem(BaseModel):
-    """An error: `detail` lists what was wrong and where (`loc`)."""
-
-    detail: list[dict] | str
+    labels: list[int] = Field(min_length=1, max_length=MAX_BATCH_ROWS)

@@ -1,4 +1,4 @@
-"""Population Stability Index against reference bins: numpy only, so the API server can compute it cheaply."""
+"""The Population Stability Index against reference bins: numpy only, so the API server computes it cheaply."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class MonitoringError(ValueError):
     """Raised when monitoring input is unusable; the message says which input and column is wrong."""
 
 
-def _check_values(values: np.ndarray, what: str) -> np.ndarray:
+def check_values(values: np.ndarray, what: str) -> np.ndarray:
     """Return `values` as a 1-D float array, or raise MonitoringError if empty or not finite."""
     try:
         arr = np.asarray(values, dtype=np.float64)
@@ -47,7 +47,7 @@ class ReferenceBins:
     @classmethod
     def fit(cls, reference: np.ndarray, bins: int = 10) -> ReferenceBins:
         """Return bins cut at the reference quantiles (deciles by default), duplicate cut points merged."""
-        ref = _check_values(reference, "reference")
+        ref = check_values(reference, "reference")
         if int(bins) != bins or bins < 2:
             raise MonitoringError(f"bins must be an integer >= 2, got {bins}")
         # The k-th cut point is the ceil(k * n / bins)-th smallest reference value, in exact integer arithmetic
@@ -59,24 +59,24 @@ class ReferenceBins:
         if ref.min() == ref.max():
             # A constant reference c: three bins, below c / exactly c / above c, so a shift either way shows.
             edges = np.array([np.nextafter(ref[0], -np.inf), ref[0]])
-        return cls(edges=edges, shares=_shares(ref, edges))
+        return cls(edges=edges, shares=bin_shares(ref, edges))
 
     def shares_of(self, current: np.ndarray) -> np.ndarray:
         """Return the share of `current` falling in each bin (sums to 1: nothing is dropped)."""
-        return _shares(_check_values(current, "current"), self.edges)
+        return bin_shares(check_values(current, "current"), self.edges)
 
     def psi(self, current: np.ndarray) -> float:
         """Return the PSI of `current` against the reference: sum of (a - e) * ln(a / e), shares floored at eps."""
-        return _psi_from_shares(self.shares, self.shares_of(current))
+        return psi_from_shares(self.shares, self.shares_of(current))
 
 
-def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Return the share of `values` in each of the len(edges) + 1 right-closed open-ended bins."""
     counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
     return counts / counts.sum()
 
 
-def _psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
     """Return PSI between two share vectors after flooring both at PSI_EPSILON."""
     e = np.maximum(expected, PSI_EPSILON)
     a = np.maximum(actual, PSI_EPSILON)

@@ -1,9 +1,10 @@
 """Start a server process from a notebook and be sure it stops: free port, log file, readiness, cleanup.
 
 Every server the course starts (the API, the MLflow UI, replicas for a load test) goes through
-`BackgroundServer`. The child's output goes to a log file under artifacts/logs/, never into the notebook.
-The child dies with the kernel: `stop()` on exit (atexit and context manager) and, if the kernel itself is
-killed, a parent-death signal set in the child (Linux `PR_SET_PDEATHSIG`).
+`BackgroundServer` (`helpers.api.launch` builds the API's command line). The child's output goes to a log
+file under artifacts/logs/, never into the notebook. The child dies with the kernel: `stop()` on exit (atexit
+and context manager) and, if the kernel itself is killed, a parent-death signal set in the child (Linux
+`PR_SET_PDEATHSIG`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from helpers import paths
+from helpers.common import paths
 
-LOG_DIR = paths.ARTIFACTS_DIR / "logs"
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
@@ -63,7 +63,7 @@ class BackgroundServer:
         self.port = port or free_port()
         self.command = [part.replace("{port}", str(self.port)) for part in command]
         self.env = {**os.environ, **(env or {})}
-        self.log_path: Path = LOG_DIR / f"{name}-{self.port}.log"
+        self.log_path: Path = paths.LOG_DIR / f"{name}-{self.port}.log"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -94,7 +94,7 @@ class BackgroundServer:
             return self
         if not port_is_free(self.port):
             raise ServerError(f"port {self.port} is busy: another server (perhaps an orphan) holds it")
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        paths.LOG_DIR.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child writes to it until stop()
         try:
             self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
@@ -200,27 +200,3 @@ def surviving_descendants(wait: float = 10.0) -> list[str]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)
-
-
-def api_command(*, model_dir: Path | None = None, backend: str = "onnx", workers: int = 1,
-                extra: Sequence[str] = ()) -> list[str]:
-    """Return the command line that serves the course API on `{port}` (filled in by BackgroundServer)."""
-    command = [sys.executable, "-m", "helpers.serving", "--host", "127.0.0.1", "--port", "{port}",
-               "--backend", backend, "--workers", str(workers), *extra]
-    if model_dir is not None:
-        command += ["--model-dir", str(model_dir)]
-    return command
-
-
-def api_server(*, model_dir: Path | None = None, backend: str = "onnx", workers: int = 1, name: str = "api",
-               env: dict[str, str] | None = None, extra: Sequence[str] = (), timeout: float = 60.0) -> BackgroundServer:
-    """Return an API server, not yet started (see `start_api` and `start_all`)."""
-    command = api_command(model_dir=model_dir, backend=backend, workers=workers, extra=extra)
-    return BackgroundServer(command, name=name, ready_path="/ready", env=env, timeout=timeout)
-
-
-def start_api(*, model_dir: Path | None = None, backend: str = "onnx", workers: int = 1, name: str = "api",
-              env: dict[str, str] | None = None, extra: Sequence[str] = (), timeout: float = 60.0) -> BackgroundServer:
-    """Start the course API in the background, wait until /ready answers 200, and return the server."""
-    return api_server(model_dir=model_dir, backend=backend, workers=workers, name=name, env=env, extra=extra,
-                      timeout=timeout).start()

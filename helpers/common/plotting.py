@@ -6,7 +6,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from helpers import paths
+from helpers.common import paths
 
 # The course palette: one colour per meaning, used by every notebook and the dashboard.
 COLORS: dict[str, str] = {

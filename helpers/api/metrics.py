@@ -1,4 +1,4 @@
-"""What the course API exports on /metrics, and the ASGI middleware that counts, times and rate-limits requests."""
+"""What the API exports on /metrics, and the ASGI middleware that counts, times and rate-limits requests."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ disable_created_metrics()  # the *_created series double the output and mean not
 
 LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNLIMITED_PATHS = frozenset({"/health", "/ready", "/metrics"})
+BASELINE_REQUESTS = 1_000
+"""The p95 latency of the first this-many successful /predict calls is the latency baseline alerts compare to."""
 
 
 class ApiMetrics:
@@ -43,6 +45,7 @@ class ApiMetrics:
         self.accuracy.set(math.nan)
         self.baseline_p95.set(math.nan)
         self._request_children: dict[tuple[str, str, str], tuple] = {}
+        self._first_latencies: list[float] = []
         self.predicted_class = {c: self.predictions.labels(predicted_class=str(c)) for c in (0, 1)}
 
     def observe_request(self, endpoint: str, method: str, status: str, seconds: float) -> None:
@@ -55,6 +58,18 @@ class ApiMetrics:
             self._request_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+        if endpoint == "/predict" and status == "200" and len(self._first_latencies) < BASELINE_REQUESTS:
+            self._first_latencies.append(seconds)
+            if len(self._first_latencies) == BASELINE_REQUESTS:
+                self.baseline_p95.set(sorted(self._first_latencies)[int(0.95 * BASELINE_REQUESTS) - 1])
+
+    def count_predictions(self, labels: list[int]) -> None:
+        """Count predicted rows per class."""
+        ones = sum(labels)
+        if ones:
+            self.predicted_class[1].inc(ones)
+        if len(labels) - ones:
+            self.predicted_class[0].inc(len(labels) - ones)
 
     def set_model(self, version: str, backend: str, baseline_accuracy: float) -> None:
         """Record which model serves now (the previous one's info series is removed)."""
@@ -97,9 +112,8 @@ def client_key(scope: dict) -> str:
 class MetricsMiddleware:
     """Pure ASGI middleware: rate limit (optional), then count and time every request by route template."""
 
-    def __init__(self, app: Callable, metrics: ApiMetrics, limiter: TokenBucket | None,
-                 on_predict_latency: Callable[[float], None] | None = None) -> None:
-        self.app, self.metrics, self.limiter, self.on_predict_latency = app, metrics, limiter, on_predict_latency
+    def __init__(self, app: Callable, metrics: ApiMetrics, limiter: TokenBucket | None) -> None:
+        self.app, self.metrics, self.limiter = app, metrics, limiter
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -126,8 +140,6 @@ class MetricsMiddleware:
             endpoint = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - start
             self.metrics.observe_request(endpoint, scope["method"], str(status["code"]), elapsed)
-            if endpoint == "/predict" and status["code"] == 200 and self.on_predict_latency:
-                self.on_predict_latency(elapsed)
 
 
 async def _too_many_requests(send: Callable, wait: float) -> None:

@@ -1,17 +1,12 @@
-"""The feature schema and file fingerprints: the few facts a model server needs, with no pandas import."""
+"""File fingerprints: what an artifact's integrity check compares."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-SEED = 42
-N_FEATURES = 20
-FEATURES: list[str] = [f"feature_{i}" for i in range(N_FEATURES)]
-TARGET = "target"
 
-
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path | str) -> str:
     """Return the SHA-256 hex digest of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

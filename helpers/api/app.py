@@ -1,0 +1,58 @@
+"""Notebook 04: the model API as a FastAPI app, assembled from its parts (state, errors, metrics, routers).
+
+Serve it with `python -m helpers.api --port 8000` (uvicorn); test it in-process with FastAPI's TestClient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from helpers.api.errors import install_error_handlers
+from helpers.api.metrics import MetricsMiddleware, TokenBucket
+from helpers.api.routes import model, monitoring, predict, probes
+from helpers.api.state import ApiSettings, ApiState, load_serving_model
+
+log = logging.getLogger("helpers.api")
+
+
+def create_app(settings: ApiSettings | None = None, **changes: Any) -> FastAPI:
+    """Return the API app for `settings` (default ApiSettings()), with any field changed by keyword.
+
+    The model loads at start-up (the lifespan): /ready answers 503 until it has, and a bundle that fails its
+    integrity check stops the server with the reason.
+    """
+    settings = dataclasses.replace(settings or ApiSettings(), **changes)
+    state = ApiState(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.model_dir is None:
+            from helpers.packaging import ensure_model_bundle
+
+            ensure_model_bundle(state.model_dir)
+        state.install(load_serving_model(state.model_dir, settings.backend))
+        log.info("serving %s v%s with %s", state.model_dir.name, state.model.version, settings.backend)
+        yield
+
+    app = FastAPI(title="Course model API", version="1.0.0", lifespan=lifespan,
+                  description="Predictions from the course's RandomForest, with health, readiness, retraining "
+                              "behind a gate, and Prometheus metrics.")
+    app.state.api = state
+    limiter = TokenBucket(settings.rate_limit_per_minute, settings.rate_limit_burst) \
+        if settings.rate_limit_per_minute else None
+    app.add_middleware(MetricsMiddleware, metrics=state.metrics, limiter=limiter)
+    install_error_handlers(app)
+    for router in (probes.router, predict.router, model.router, monitoring.router):
+        app.include_router(router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Return the app configured from environment variables (what uvicorn workers and containers use)."""
+    return create_app(ApiSettings.from_env())

@@ -1,0 +1,60 @@
+"""What the routes ask FastAPI for: the app's state, the serving model, a JSON body within limits, a valid token."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from helpers.api.errors import ApiError
+from helpers.api.state import ApiState, ServingModel
+
+MAX_BODY_BYTES = 1_000_000
+bearer = HTTPBearer(auto_error=False, description="the server's RETRAIN_TOKEN")
+
+
+def get_state(request: Request) -> ApiState:
+    """Return the state of the app serving this request."""
+    return request.app.state.api
+
+
+def get_model(state: ApiState) -> ServingModel:
+    """Return the serving model, or answer 503 while none is loaded (a plain call: cheaper than a dependency)."""
+    model = state.model
+    if model is None:
+        raise ApiError(503, state.not_ready_reason or "not ready", [], "not_ready")
+    return model
+
+
+async def json_body(request: Request) -> bytes:
+    """Return the raw body of a JSON request, or raise ApiError 415 (not JSON) or 413 (over MAX_BODY_BYTES)."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, f"expected Content-Type application/json, got {content_type or 'none'}",
+                       ["header", "content-type"], "unsupported_media_type")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, f"body of {int(declared):,} bytes exceeds the limit of {MAX_BODY_BYTES:,}",
+                       kind="payload_too_large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError(413, f"body exceeds the limit of {MAX_BODY_BYTES:,} bytes", kind="payload_too_large")
+    return bytes(body)
+
+
+def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008
+                  state: ApiState = Depends(get_state)) -> None:  # noqa: B008
+    """Let the request through only with `Authorization: Bearer <RETRAIN_TOKEN>`; 403 when retraining is off."""
+    expected = state.settings.retrain_token
+    where, challenge = ["header", "authorization"], {"WWW-Authenticate": "Bearer"}
+    if not expected:
+        raise ApiError(403, "retraining is disabled on this server: start it with RETRAIN_TOKEN set", where,
+                       "disabled")
+    if credentials is None or not credentials.credentials:
+        raise ApiError(401, "missing bearer token: send 'Authorization: Bearer <token>'", where, "unauthorized",
+                       challenge)
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise ApiError(401, "invalid bearer token", where, "unauthorized", challenge)

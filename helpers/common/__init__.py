@@ -1,0 +1,1 @@
+"""What every chapter shares: paths, the data contract and release rules, timing, plotting, background processes."""
