@@ -18,7 +18,7 @@ export JUPYTER_PLATFORM_DIRS := 1
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120
 
-.PHONY: help install run test lint unit nbval portability refresh lab serve mlflow-ui clean lock bench slides
+.PHONY: help install run test lint unit nbval portability refresh lab serve mlflow-ui clean lock bench slides edge-assets edge-demo
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,3 +80,25 @@ lock: $(STAMP)  ## recompile requirements.txt from requirements.in
 
 clean:  ## remove build/, artifacts/ and generated data (not the committed notebooks)
 	rm -rf build artifacts data/*.csv data/*.json
+
+# Advanced notebook A2 (compression and edge): the browser runtime comes from the npm registry, pinned in
+# deploy/edge/web/package-lock.json, installed once into build/edge/ (never a CDN, never at notebook run time).
+EDGE_DIR := build/edge
+EDGE_ASSETS := $(EDGE_DIR)/ort/ort.wasm.min.js
+EDGE_PORT ?= 8765
+
+$(EDGE_ASSETS): deploy/edge/web/package.json deploy/edge/web/package-lock.json
+	@echo "==> installing onnxruntime-web (npm registry) into $(EDGE_DIR)/"
+	@rm -rf $(EDGE_DIR)/npm $(EDGE_DIR)/ort
+	@mkdir -p $(EDGE_DIR)/npm $(EDGE_DIR)/ort
+	@cp deploy/edge/web/package.json deploy/edge/web/package-lock.json $(EDGE_DIR)/npm/
+	npm ci --prefix $(EDGE_DIR)/npm --ignore-scripts --no-audit --no-fund --loglevel=error
+	@cd $(EDGE_DIR)/npm/node_modules/onnxruntime-web/dist && \
+		cp ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm ../package.json $(CURDIR)/$(EDGE_DIR)/ort/ && \
+		cp ort.wasm.min.js $(CURDIR)/$(EDGE_ASSETS)
+	@rm -rf $(EDGE_DIR)/npm/node_modules  # 150 MB of builds the page does not load
+
+edge-assets: $(EDGE_ASSETS)  ## install the edge page's browser runtime (onnxruntime-web, npm) into build/edge/
+
+edge-demo: $(STAMP) $(EDGE_ASSETS)  ## serve the edge page on localhost, print its URL (Ctrl-C stops it)
+	$(BIN)/python -m helpers.edge.server --port $(EDGE_PORT)
