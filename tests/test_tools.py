@@ -36,13 +36,15 @@ def test_run_stops_at_the_failing_notebook_and_names_it(tmp_path) -> None:
 
 def test_strip_noise_keeps_kernelspec_and_tags_and_drops_the_rest() -> None:
     noisy = {"tags": ["parameters"], "execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"},
-             "papermill": {"duration": 1.0}}
-    nb = new_notebook(cells=[new_code_cell("x = 1", metadata=noisy)])
+             "papermill": {"duration": 1.0}, "jupyter": {"outputs_hidden": True}}
+    solution = {"jupyter": {"source_hidden": True, "outputs_hidden": False}, "scrolled": True}
+    nb = new_notebook(cells=[new_code_cell("x = 1", metadata=noisy), new_code_cell("y = 2", metadata=solution)])
     nb.metadata.update({"kernelspec": {"name": "python3"}, "papermill": {"x": 1}, "widgets": {"state": {}}})
     nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={
         "text/plain": "w", "application/vnd.jupyter.widget-view+json": {"model_id": "abc"}}, metadata={"a": 1})]
     cleaned = refresh_notebooks.strip_noise(nb)
     assert cleaned.metadata == {"kernelspec": {"name": "python3"}}
     assert cleaned.cells[0].metadata == {"tags": ["parameters"]}
+    assert cleaned.cells[1].metadata == {"jupyter": {"source_hidden": True}}
     assert cleaned.cells[0].outputs[0]["data"] == {"text/plain": "w"}
     assert cleaned.cells[0].outputs[0]["metadata"] == {}

@@ -25,12 +25,15 @@ NOISY_NOTEBOOK_KEYS = ("papermill", "widgets", "toc", "vscode")
 
 
 def strip_noise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Remove volatile metadata from a notebook, keeping kernelspec, language_info and tags."""
+    """Remove volatile metadata from a notebook, keeping kernelspec, language_info, tags and hidden sources."""
     for key in NOISY_NOTEBOOK_KEYS:
         nb.metadata.pop(key, None)
     for cell in nb.cells:
+        hidden = cell.metadata.get("jupyter", {}).get("source_hidden")
         for key in NOISY_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if hidden:  # a worked solution, collapsed until the student opens it: the one jupyter key worth keeping
+            cell.metadata["jupyter"] = {"source_hidden": True}
         if cell.cell_type == "code":
             for output in cell.get("outputs", []):
                 output.get("data", {}).pop("application/vnd.jupyter.widget-view+json", None)

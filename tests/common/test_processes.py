@@ -1,4 +1,4 @@
-"""No server outlives its kernel: a normal finish, a cell that raises, and the runner killed with SIGKILL."""
+"""helpers.common.processes: no server outlives its kernel (a normal finish, a cell that raises, SIGKILL)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import server
+from helpers.api import launch
+from helpers.common import processes as server
 
 START = """
 import json, pathlib
-from helpers.server import start_api
+from helpers.api.launch import start_api
 api = start_api(model_dir=pathlib.Path({model_dir!r}), name="lifecycle")
 pathlib.Path({marker!r}).write_text(json.dumps({{"pid": api.pid, "port": api.port}}))
 """
@@ -92,7 +93,7 @@ def test_server_dies_when_the_runner_is_killed(bundle_dir, tmp_path) -> None:
 
 def test_a_child_that_dies_at_start_fails_loudly(tmp_path) -> None:
     with pytest.raises(server.ServerError, match=r"exited with code \d+ before it was ready"):
-        server.start_api(model_dir=tmp_path / "no-such-bundle", name="broken", timeout=30)
+        launch.start_api(model_dir=tmp_path / "no-such-bundle", name="broken", timeout=30)
 
 
 def test_a_tampered_bundle_stops_the_server_with_the_reason(bundle_dir, tmp_path) -> None:
@@ -102,19 +103,19 @@ def test_a_tampered_bundle_stops_the_server_with_the_reason(bundle_dir, tmp_path
     shutil.copytree(bundle_dir, broken)
     (broken / "model.onnx").write_bytes(b"not a model")
     with pytest.raises(server.ServerError, match="integrity check"):
-        server.start_api(model_dir=broken, name="tampered", timeout=30)
+        launch.start_api(model_dir=broken, name="tampered", timeout=30)
 
 
 def test_busy_port_is_refused_not_silently_reused(bundle_dir) -> None:
-    with server.start_api(model_dir=bundle_dir, name="first") as first:
-        second = server.BackgroundServer(server.api_command(model_dir=bundle_dir), port=first.port, name="second")
+    with launch.start_api(model_dir=bundle_dir, name="first") as first:
+        second = server.BackgroundServer(launch.api_command(model_dir=bundle_dir), port=first.port, name="second")
         with pytest.raises(server.ServerError, match="busy"):
             second.start()
     assert server.port_is_free(first.port)
 
 
 def test_stop_is_idempotent_and_frees_the_port(bundle_dir) -> None:
-    api = server.start_api(model_dir=bundle_dir, name="idempotent")
+    api = launch.start_api(model_dir=bundle_dir, name="idempotent")
     port, pid = api.port, api.pid
     api.stop()
     api.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from helpers.common.paths import course_notebooks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = course_notebooks()
 IGNORING_TAGS = {"nbval-ignore-output", "nbval-skip"}
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(root|home|tmp|Users|work)/[\w./-]+")
@@ -40,6 +40,7 @@ def notebook_problems(nb: nbformat.NotebookNode) -> list[str]:
         problems.append("the last cell is not a summary")
     if not any("Your turn" in c.source for c in nb.cells if c.cell_type == "markdown"):
         problems.append("no 'Your turn' exercises")
+    problems += teaching_problems(nb)
     for number, (cell, cell_tags) in enumerate(zip(code, tags, strict=True), start=1):
         for out in cell.get("outputs", []):
             if out.output_type == "error" and "raises-exception" not in cell_tags:
@@ -56,6 +57,24 @@ def notebook_problems(nb: nbformat.NotebookNode) -> list[str]:
         problems.append("no outputs at all")
     elif sum(not (t & IGNORING_TAGS) for t in with_output) < 0.8 * len(with_output):
         problems.append("fewer than 80% of output cells are compared by nbval")
+    return problems
+
+
+def is_placeholder(cell: nbformat.NotebookNode) -> bool:
+    """Return True for a code cell a student fills in: only comments and blank lines."""
+    return all(not line.strip() or line.lstrip().startswith("#") for line in cell.source.splitlines())
+
+
+def teaching_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """Return what breaks "show the mechanism": helper source dumped as output, solutions right under the exercises."""
+    problems = []
+    if any("getsource" in c.source for c in nb.cells if c.cell_type == "code"):
+        problems.append("a cell prints helper source (inspect.getsource): show the mechanism as runnable code instead")
+    for i, cell in enumerate(nb.cells[:-1]):
+        after = nb.cells[i + 1]
+        if cell.cell_type == "markdown" and "Your turn" in cell.source and after.cell_type == "code" \
+                and not after.metadata.get("jupyter", {}).get("source_hidden") and not is_placeholder(after):
+            problems.append("a worked solution sits right under the exercises: move it to '## Solutions' or hide it")
     return problems
 
 
@@ -88,6 +107,17 @@ def test_out_of_order_run_and_stderr_are_caught() -> None:
     problems = notebook_problems(nb)
     assert any("execution counts" in p for p in problems)
     assert any("stderr" in p for p in problems)
+
+
+def test_teaching_problems_are_caught() -> None:
+    new = nbformat.v4
+    nb = new.new_notebook(cells=[new.new_markdown_cell("## Your turn\n1. Do it."),
+                                 new.new_code_cell("print(inspect.getsource(helpers.data.generate))")])
+    assert len(teaching_problems(nb)) == 2
+    nb.cells[1] = new.new_code_cell("answer = 42", metadata={"jupyter": {"source_hidden": True}})
+    assert teaching_problems(nb) == []
+    nb.cells[1] = new.new_code_cell("# your code here\n")
+    assert teaching_problems(nb) == []
 
 
 def test_sanitize_file_parses_as_intended() -> None:

@@ -1,4 +1,4 @@
-"""helpers.setup, helpers.paths and helpers.plotting."""
+"""helpers.setup, helpers.common.paths and helpers.common.plotting."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 
 import helpers  # noqa: E402
-from helpers import paths  # noqa: E402
+from helpers.common import paths  # noqa: E402
 
 
 def test_paths_are_anchored_on_the_repo_root(monkeypatch, tmp_path) -> None:

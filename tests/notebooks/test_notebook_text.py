@@ -10,7 +10,7 @@ import pytest
 
 from helpers.common.paths import course_notebooks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = course_notebooks()
 
 # A number in prose: 1,400 / 0.25 / 14.1 / 45% (single digits are too common to check: "step 3", "2 cores").

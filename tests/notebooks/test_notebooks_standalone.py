@@ -13,7 +13,7 @@ import pytest
 from helpers import server
 from helpers.common.paths import course_notebooks
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = course_notebooks()
 PARALLEL = 2  # two notebooks at a time: they wait on servers and disks often enough to share two cores
 
