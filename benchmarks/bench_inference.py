@@ -11,9 +11,10 @@ import time
 
 import numpy as np
 
-from helpers import load_production_pool, packaging
-from helpers.data import FEATURES
-from helpers.timing import format_duration
+from helpers import packaging
+from helpers.common.schema import FEATURES
+from helpers.common.timing import format_duration
+from helpers.data import ensure_production_pool
 
 GOALS = {1: 100.0, 100: 10.0}
 
@@ -39,7 +40,7 @@ def main() -> None:
     bundle = packaging.ensure_model_bundle()
     backends = {"scikit-learn": packaging.load_model(bundle, "joblib").predict_proba,
                 "onnxruntime": packaging.load_model(bundle, "onnx").predict_proba}
-    pool = load_production_pool()[FEATURES].to_numpy()
+    pool = ensure_production_pool()[FEATURES].to_numpy()
     samples: dict[tuple[str, int], list[np.ndarray]] = {}
     for _ in range(args.rounds):
         for size in (1, 100, 1000):
