@@ -36,7 +36,8 @@ install: $(STAMP)  ## create or update .venv from the pins (free when nothing ch
 run: $(STAMP)  ## execute all notebooks into build/ and print the time table
 	$(BIN)/python tools/run_notebooks.py
 
-test: lint unit nbval portability  ## lint, unit tests, nbval on the committed notebooks, natively and portably
+test: lint  ## lint, then unit tests, nbval in order, and nbval cold and portable (two at a time)
+	$(MAKE) --no-print-directory -j2 --output-sync=line nbval portability unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests tools benchmarks conftest.py
@@ -51,11 +52,13 @@ nbval: $(STAMP)  # in order, from an empty state folder: the committed data, art
 # numpy picks SIMD kernels (AVX2, AVX-512, NEON...) at run time by CPU, and they may order ties or round the last
 # digit differently. This run switches off every optional kernel this CPU has, so the baseline code runs, and
 # uses another hash seed, so set and dict order cannot leak into an output either: the committed outputs must
-# reproduce both ways, i.e. on any student's CPU.
-portability: $(STAMP)  ## nbval with numpy's optional SIMD kernels off and another hash seed (outputs must not depend on the CPU)
+# reproduce both ways, i.e. on any student's CPU. Each notebook also starts cold, in its own empty state folder
+# (COURSE_STANDALONE_ROOT), as it does for a student who opens it first: the same run proves every notebook
+# stands alone.
+portability: $(STAMP)  ## nbval with each notebook cold, numpy's optional SIMD kernels off and another hash seed
 	rm -rf build/nbval-portable
 	NPY_DISABLE_CPU_FEATURES="$$($(BIN)/python tools/numpy_baseline.py)" PYTHONHASHSEED=1 \
-		COURSE_STATE_DIR=$(CURDIR)/build/nbval-portable $(BIN)/pytest $(NBVAL) notebooks
+		COURSE_STANDALONE_ROOT=$(CURDIR)/build/nbval-portable $(BIN)/pytest $(NBVAL) notebooks
 
 refresh: $(STAMP)  ## re-execute the committed notebooks in place (authors)
 	COURSE_FIGURES_DIR=$(CURDIR)/figures $(BIN)/python tools/refresh_notebooks.py

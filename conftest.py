@@ -1,8 +1,14 @@
-"""pytest at the repository root: `pytest --nbval notebooks` also proves the notebooks leave nothing running."""
+"""pytest at the repository root: `pytest --nbval notebooks` also proves the notebooks leave nothing running.
+
+With `COURSE_STANDALONE_ROOT` set, every notebook's kernel starts in its own empty state folder under it: each
+notebook is then checked cold, as a student who opens it first would run it (`make portability` does this).
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -25,16 +31,29 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Adopt orphaned descendants, so a server that outlives its notebook's kernel is still ours to find."""
     if session.config.getoption("nbval", default=False):
-        from helpers.server import adopt_orphans
+        from helpers.common.processes import adopt_orphans
 
         adopt_orphans()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before a notebook's kernel starts (its first cell's setup), point it at a fresh state folder if asked."""
+    root = os.environ.get("COURSE_STANDALONE_ROOT")
+    notebook = item.parent
+    if not root or notebook is None or getattr(notebook, "standalone_state", None) is not None:
+        return
+    state = Path(root) / Path(str(notebook.path)).stem
+    shutil.rmtree(state, ignore_errors=True)
+    notebook.standalone_state = state
+    os.environ["COURSE_STATE_DIR"] = str(state)  # the kernel inherits it: helpers.common.paths reads it at import
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After the notebooks ran in order, fail the session if any process they started is still alive."""
     if not session.config.getoption("nbval", default=False):
         return
-    from helpers.server import surviving_descendants
+    from helpers.common.processes import surviving_descendants
 
     alive = surviving_descendants()
     if alive:
