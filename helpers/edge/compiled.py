@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -31,6 +33,8 @@ DRIVER = paths.DEPLOY_DIR / "edge" / "c" / "score_rows.c"
 CFLAGS: tuple[str, ...] = ("-O2",)
 LDFLAGS: tuple[str, ...] = ("-s",)
 """Strip the symbol table from the binary: what a device would carry."""
+CACHE_DIR = paths.BUILD_DIR / "edge" / "bin"
+"""Compiled binaries, named by the hash of their code: a second run of the same model reuses the first build."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class CompiledModel:
     binary_bytes: int
     compile_seconds: float
     quantized: bool
+    reused: bool
+    """True when an identical binary was already in the cache (compile_seconds is then from that first build)."""
 
 
 def compiler() -> str | None:
@@ -78,15 +84,32 @@ def native_output_to(log_path: Path) -> Iterator[None]:
             log.write(printed.getvalue() + "".join(f"warning: {w.message}\n" for w in caught))
 
 
+def as_forest(model: Any) -> Any:
+    """Return the model as a random forest: a single decision tree becomes a forest of one tree (same answers).
+
+    treelite imports forests, not single trees; a forest of one averages one tree's probabilities, i.e. returns
+    them unchanged."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    if not isinstance(model, DecisionTreeClassifier):
+        return model
+    forest = RandomForestClassifier(n_estimators=1)
+    forest.estimators_ = [model]
+    for name in ("classes_", "n_classes_", "n_outputs_", "n_features_in_"):
+        setattr(forest, name, getattr(model, name))
+    return forest
+
+
 def generate_c(model: Any, directory: Path, *, quantize: bool = True) -> list[Path]:
-    """Write tl2cgen's C code for a fitted scikit-learn forest into `directory`; return the .c files it wrote."""
+    """Write tl2cgen's C code for a fitted forest (or tree) into `directory`; return the .c files it wrote."""
     import tl2cgen
     import treelite
 
     directory = Path(directory)
     shutil.rmtree(directory, ignore_errors=True)
     with native_output_to(paths.LOG_DIR / "tl2cgen.log"):
-        ensemble = treelite.sklearn.import_model(model)
+        ensemble = treelite.sklearn.import_model(as_forest(model))
         tl2cgen.generate_c_code(ensemble, dirpath=str(directory),
                                 params={"quantize": int(quantize), "parallel_comp": model_size(model)})
     return sorted(directory.glob("*.c"))
@@ -106,42 +129,55 @@ def source_digest(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def ensure_binary(model: Any, directory: Path, *, quantize: bool = True) -> CompiledModel:
-    """Return the scoring binary of `model`, generating its C code and compiling it only if it is missing."""
+def ensure_binary(model: Any, directory: Path, *, quantize: bool = True, cache: Path = CACHE_DIR) -> CompiledModel:
+    """Return the scoring binary of `model`: its C code is written to `directory`, compiled only if `cache` has
+    no binary built from exactly the same code (the file name is a hash of the sources, the driver and flags)."""
     directory = Path(directory)
     code_dir = directory / ("c-quantized" if quantize else "c-float")
     sources = generate_c(model, code_dir, quantize=quantize)
-    binary = directory / f"score_rows-{source_digest(sources)[:12]}"
+    binary = Path(cache) / f"score_rows-{source_digest(sources)[:16]}"
+    record = binary.with_name(binary.name + ".json")
     source_bytes = sum(p.stat().st_size for p in [*sources, *code_dir.glob("*.h")])
-    seconds = 0.0 if binary.is_file() else compile_binary([DRIVER, *sources], code_dir, binary)
-    return CompiledModel(binary, source_bytes, binary.stat().st_size, seconds, quantize)
+    reused = binary.is_file() and record.is_file()
+    if reused:
+        seconds = float(json.loads(record.read_text())["compile_seconds"])
+    else:
+        seconds = compile_binary([DRIVER, *sources], code_dir, binary)
+        record.write_text(json.dumps({"compile_seconds": seconds, "sources": source_bytes}) + "\n")
+    return CompiledModel(binary, source_bytes, binary.stat().st_size, seconds, quantize, reused)
 
 
 def compile_binary(sources: list[Path], include_dir: Path, binary: Path, jobs: int | None = None) -> float:
-    """Compile `sources` into `binary` with one compiler process per core; return the seconds it took."""
+    """Compile `sources` into `binary` with one compiler process per core; return the seconds it took.
+
+    Objects and the binary are built in a private folder and moved into place at the end, so two notebooks
+    compiling the same model at once cannot clash."""
     cc = compiler()
     if cc is None:
         raise RuntimeError("no C compiler found (install gcc, or set $CC)")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(sources)))
-    objects = binary.with_name(binary.name + ".objects")
-    shutil.rmtree(objects, ignore_errors=True)
-    objects.mkdir(parents=True)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=binary.parent))
     start = time.perf_counter()
-    running = [subprocess.Popen([cc, *CFLAGS, "-c", f"-I{include_dir}", *map(str, sources[i::jobs])], cwd=objects,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(jobs)]
     try:
-        errors = [p.communicate(timeout=300)[1] for p in running]
+        running = [subprocess.Popen([cc, *CFLAGS, "-c", f"-I{include_dir}", *map(str, sources[i::jobs])], cwd=work,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                   for i in range(jobs)]
+        try:
+            errors = [p.communicate(timeout=300)[1] for p in running]
+        finally:
+            for process in running:
+                if process.poll() is None:
+                    process.kill()
+        if any(p.returncode for p in running):
+            raise RuntimeError("the C compiler failed:\n" + "".join(errors)[-2000:])
+        linked = subprocess.run([cc, *LDFLAGS, "-o", "score_rows", *sorted(p.name for p in work.glob("*.o")), "-lm"],
+                                cwd=work, capture_output=True, text=True, timeout=120)
+        if linked.returncode != 0:
+            raise RuntimeError(f"linking failed:\n{linked.stderr[-2000:]}")
+        os.replace(work / "score_rows", binary)
     finally:
-        for process in running:
-            if process.poll() is None:
-                process.kill()
-    if any(p.returncode for p in running):
-        raise RuntimeError("the C compiler failed:\n" + "".join(errors)[-2000:])
-    linked = subprocess.run([cc, *LDFLAGS, "-o", str(binary), *map(str, sorted(objects.glob("*.o"))), "-lm"],
-                            capture_output=True, text=True, timeout=120)
-    if linked.returncode != 0:
-        raise RuntimeError(f"linking failed:\n{linked.stderr[-2000:]}")
-    shutil.rmtree(objects)
+        shutil.rmtree(work, ignore_errors=True)
     return time.perf_counter() - start
 
 

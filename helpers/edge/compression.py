@@ -8,8 +8,9 @@ those times: it is the same on every machine, the times are not.
 
 from __future__ import annotations
 
+import os
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,9 +122,14 @@ def slug(name: str) -> str:
 
 
 def measure_all(candidates: Sequence[Candidate], split: Split, directory: Path, repeats: int = 200,
-                progress: Callable[[Sequence[Candidate]], Any] = iter) -> pd.DataFrame:
-    """Return the table of every candidate (sorted by ONNX size, then name); `progress` may wrap the loop."""
-    rows = [measure_candidate(c, split, directory, repeats) for c in progress(candidates)]
+                progress: bool = False) -> pd.DataFrame:
+    """Return the table of every candidate (sorted by ONNX size, then name), with a progress bar if asked."""
+    from tqdm.auto import tqdm
+
+    # An explicit `disable` overrides tqdm's own reading of TQDM_DISABLE: honour it here (run, refresh and test).
+    disabled = not progress or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
+    with tqdm(candidates, desc="measuring", unit="model", disable=disabled) as bar:
+        rows = [measure_candidate(c, split, directory, repeats) for c in bar]
     return pd.DataFrame(rows).sort_values(["ONNX KB", "model"], kind="stable").reset_index(drop=True)
 
 
