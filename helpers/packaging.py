@@ -34,6 +34,8 @@ TRUSTED_SKOPS_TYPES: list[str] = ["sklearn.tree._tree.Tree"]
 HOW_TO_CREATE = "run notebooks/03_packaging.ipynb or call helpers.packaging.ensure_model_bundle()"
 SERVING_FORMATS: tuple[str, ...] = ("onnx", "joblib")
 """What the API's two backends load: a bundle written for serving only needs these."""
+TIE_TOLERANCE = 1e-6
+"""Probabilities closer than this are a tie (ONNX sums in float32: a 50/50 forest vote comes out 0.50000006)."""
 
 
 class IntegrityError(Exception):
@@ -178,7 +180,14 @@ class Predictor:
 
     def predict(self, X: Any) -> np.ndarray:
         """Return predicted class labels, shape (n,)."""
-        return np.asarray(self.metadata["classes"])[self.predict_proba(X).argmax(axis=1)]
+        return np.asarray(self.metadata["classes"])[winning_class(self.predict_proba(X))]
+
+
+def winning_class(proba: np.ndarray) -> np.ndarray:
+    """Return each row's predicted class index: the first class within TIE_TOLERANCE of the row's highest
+    probability, so that every format breaks a tie the way scikit-learn does (first class wins)."""
+    proba = np.asarray(proba)
+    return (proba >= proba.max(axis=1, keepdims=True) - TIE_TOLERANCE).argmax(axis=1)
 
 
 def onnx_session(path: Path | str, threads: int = 1) -> Any:
