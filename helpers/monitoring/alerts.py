@@ -35,7 +35,6 @@ METRICS_READ_BY_RULES: tuple[str, ...] = (
 """The Prometheus series that alert_rules.yml reads: the API must expose every one of them."""
 
 
-
 DAILY_METRIC_COLUMNS = ("day", "requests", "accuracy", "positive_rate", "p50_ms", "p95_ms")
 TIME_COLUMNS = ("end_of_day", "date", "time")
 
@@ -52,7 +51,6 @@ class Alert:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise MonitoringError(f"severity must be one of {', '.join(SEVERITIES)}, got {self.severity!r}")
-
 
 
 def day_times(daily_metrics: pd.DataFrame) -> dict[int, datetime | str]:

@@ -58,7 +58,6 @@ def chosen_features(
     return chosen
 
 
-
 def require_columns(df: pd.DataFrame, columns: Sequence[str], name: str) -> None:
     """Raise MonitoringError naming the columns `df` lacks."""
     if not isinstance(df, pd.DataFrame):

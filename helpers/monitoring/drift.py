@@ -40,10 +40,17 @@ CORRECTIONS: dict[str, str] = {"none": "", "bonferroni": "bonferroni", "holm": "
 
 
 def adjust_pvalues(p_values: np.ndarray, correction: str = "bonferroni") -> np.ndarray:
-    """Return p-values adjusted for testing several features at once ("none", "bonferroni", "holm" or "bh")."""
+    """Return p-values adjusted for testing several features at once ("none", "bonferroni", "holm" or "bh").
+
+    Bonferroni multiplies each p-value by the number of tests (capped at 1); Holm multiplies the k-th smallest by
+    (tests - k + 1) and keeps the running maximum; Benjamini-Hochberg ("bh") controls the false discovery rate
+    instead of the family-wise error rate. Computed by statsmodels' `multipletests`.
+    """
     if correction not in CORRECTIONS:
         raise MonitoringError(f"correction must be one of {', '.join(CORRECTIONS)}; got {correction!r}")
     p = np.asarray(p_values, dtype=np.float64)
+    if p.ndim != 1 or not np.all((p >= 0) & (p <= 1)):  # NaN fails both comparisons
+        raise MonitoringError(f"p-values must be a 1-D sequence of numbers in [0, 1], got {p_values!r}")
     if correction == "none":
         return p.copy()
     from statsmodels.stats.multitest import multipletests  # here, not at the top: the API server needs none of it

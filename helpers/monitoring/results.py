@@ -60,34 +60,36 @@ def load_monitoring_results(directory: Path | None = None) -> MonitoringResults:
     return MonitoringResults(**frames, predictions=predictions)
 
 
-def run_monitoring_week(directory: Path | None = None) -> MonitoringResults:
-    """Serve the course's drifted week through an API on the production bundle, save the log and tables; return them."""
-    import httpx
-
+def run_monitoring_week(directory: Path | None = None, model_dir: Path | None = None) -> MonitoringResults:
+    """Serve the course's drifted week through an API on the production bundle (or `model_dir`), save the log and
+    tables; return them. The accuracy baseline is the bundle card's validation accuracy."""
     from helpers.api.launch import api_server
     from helpers.data import ensure_production_pool, feature_roles, traffic
     from helpers.mlops.deploy import ensure_production_bundle
+    from helpers.packaging import read_metadata
 
     directory = Path(directory or paths.MONITORING_DIR)
-    with api_server(model_dir=ensure_production_bundle(), name="monitoring-week").launch() as api:
+    model_dir = Path(model_dir or ensure_production_bundle())
+    with api_server(model_dir=model_dir, name="monitoring-week").launch() as api:
         # The API takes a moment to boot: prepare the week and the reference meanwhile.
         week = simulate_week(traffic(ensure_production_pool()), default_drift_schedule(feature_roles()))
-        reference = training_reference()
+        card = read_metadata(model_dir)
+        reference = training_reference(card)
         api.wait_ready()
-        baseline = float(httpx.get(api.url + "/model_info", timeout=10).json()["model"]["metrics"]["accuracy"])
         run = send_week(api.url, week, directory / PREDICTION_LOG)
     daily = daily_metrics(run.predictions, run.batches)
     drift = daily_drift(reference, run.predictions, features=FEATURES)
+    baseline = float(card["metrics"]["accuracy"])
     results = MonitoringResults(daily, drift, alerts_frame(week_alerts(daily, drift, baseline)),
                                 hourly_traffic(run.predictions, run.batches), run.predictions)
     save_monitoring_results(results, directory)
     return results
 
 
-def ensure_monitoring_results(directory: Path | None = None) -> MonitoringResults:
+def ensure_monitoring_results(directory: Path | None = None, model_dir: Path | None = None) -> MonitoringResults:
     """Return the saved monitoring week, serving it through a temporary API first if any file is missing."""
     try:
         return load_monitoring_results(directory)
     except FileNotFoundError:
-        run_monitoring_week(directory)
+        run_monitoring_week(directory, model_dir)
         return load_monitoring_results(directory)

@@ -15,7 +15,7 @@ from helpers.monitoring.psi import MonitoringError
 WEEK_START = datetime(2026, 3, 2)
 """Monday 00:00 of the simulated week (the simulated clock, not the machine's)."""
 DAILY_VOLUMES: tuple[int, ...] = (700, 750, 800, 850, 900, 950, 1000)
-"""Requests per day, Monday to Sunday: traffic grows by 50 requests a day (5,950 in all, within the pool's traffic)."""
+"""Requests per day, Monday to Sunday: traffic grows by 50 a day, 5,950 in all (the pool's live traffic holds 6,200)."""
 
 # Relative traffic in each hour of the day, 00h to 23h: quiet nights, a working-day plateau, an early-evening peak.
 HOURLY_PROFILE: tuple[float, ...] = (
@@ -72,11 +72,14 @@ class DriftSpec:
 def default_drift_schedule(roles: FeatureRoles) -> list[DriftSpec]:
     """Return the course's week: a gradual and a sudden shift in informative features, a shift in a noise feature."""
     return [
-        # Gradual: +0.08 sd a day from Tuesday, 0.48 sd by Sunday (PSI ~ delta^2, about 0.2: Warning, not Alert).
+        # Gradual: +0.08 sd a day from Tuesday: 0.32 sd on Friday, 0.48 sd by Sunday. For a Gaussian a mean shift of
+        # delta sd has PSI delta^2 (0.10 on Friday, 0.23 on Sunday; deciles read 0.10 and 0.22): Warning, not Alert.
         DriftSpec(roles.informative[1], kind="mean", start_day=2, per_day=0.08),
-        # Sudden: +1.5 sd from Friday (PSI ~ 2: Alert) in an informative feature: accuracy falls with it.
+        # Sudden: +1.5 sd from Friday (PSI delta^2 = 2.25; deciles read 1.99: Alert) in an informative feature:
+        # accuracy falls with it.
         DriftSpec(roles.informative[0], kind="mean", start_day=5, jump=1.5),
-        # Noise: the spread doubles from Wednesday (PSI ~ 0.5). The model barely uses the feature: accuracy holds.
+        # Noise: the spread doubles from Wednesday, a variance ratio r = 4: PSI (r + 1/r)/2 - 1 = 1.125, of which
+        # deciles read 0.49 (they under-read a change of spread): Alert. The model barely uses it: accuracy holds.
         DriftSpec(roles.noise[0], kind="scale", start_day=3, jump=1.0),
     ]
 

@@ -15,18 +15,34 @@ from helpers.common import paths
 from helpers.common.schema import FEATURES, TARGET
 from helpers.monitoring.alerts import Alert, end_of_day, evaluate_alerts
 from helpers.monitoring.checks import require_columns
-from helpers.monitoring.psi import MonitoringError
+from helpers.monitoring.psi import MonitoringError, ReferenceBins
 from helpers.monitoring.simulation import WEEK_START
 
 PREDICTION_LOG = "prediction_log.jsonl"
 GAUGES = ("model_feature_psi", "model_accuracy", "model_baseline_accuracy", "model_monitoring_window_rows")
+BATCHING = ("hour", "day")
+"""How `send_week` groups requests into POST /predict_batch calls: one per simulated hour, or one per day."""
 
 
-def training_reference() -> pd.DataFrame:
-    """Return the training rows of the course split: the drift reference the model cards carry."""
+def training_reference(card: dict) -> pd.DataFrame:
+    """Return the rows the card's model was trained on: the drift reference, the same the card's bins came from.
+
+    The rows are the course split's training rows plus the labelled backlog rows the model's recipe added; a
+    MonitoringError says so if they do not reproduce the card's `monitoring_reference` exactly.
+    """
     from helpers.data import split_dataset
+    from helpers.model import Recipe
 
-    return pd.DataFrame(split_dataset().X_train, columns=FEATURES)
+    split = split_dataset()
+    rows = int(card.get("training_data", {}).get("rows", len(split.X_train)))
+    extra_rows = int(card.get("recipe", {}).get("extra_rows", rows - len(split.X_train)))
+    X, _ = Recipe(extra_rows=extra_rows).training_set(split)
+    reference = pd.DataFrame(X, columns=FEATURES)
+    for feature, stored in card.get("monitoring_reference", {}).items():
+        if not np.array_equal(ReferenceBins.fit(reference[feature].to_numpy()).edges, stored["edges"]):
+            raise MonitoringError(f"the card's monitoring_reference for {feature} does not come from the "
+                                  f"{len(reference):,} training rows its recipe names")
+    return reference
 
 
 @dataclass
@@ -53,50 +69,51 @@ def read_gauges(metrics_text: str) -> list[tuple[str, str, float]]:
             for s in family.samples]
 
 
-def send_week(url: str, week: pd.DataFrame, log_path: Path | None = None, timeout: float = 10.0) -> WeekRun:
-    """Serve `week` through the API at `url` and return a WeekRun: one POST /predict_batch per simulated hour,
-    each day's labels afterwards (POST /feedback), then a /metrics scrape. With `log_path`, every request and
-    response is written there, one JSON object a line (the prediction log)."""
+def day_batches(week: pd.DataFrame, per: str = "hour") -> list[tuple[int, list[np.ndarray]]]:
+    """Return, day by day, the row positions of each /predict_batch call: one per hour with rows, or one per day."""
+    if per not in BATCHING:
+        raise MonitoringError(f"per must be one of {', '.join(BATCHING)}, got {per!r}")
+    day, hour = week["day"].to_numpy(), week["hour"].to_numpy()
+    out = []
+    for d in np.unique(day):
+        rows = np.flatnonzero(day == d)
+        out.append((int(d), [rows] if per == "day" else [rows[hour[rows] == h] for h in np.unique(hour[rows])]))
+    return out
+
+
+def send_week(url: str, week: pd.DataFrame, log_path: Path | None = None, timeout: float = 10.0,
+              per: str = "hour") -> WeekRun:
+    """Serve `week` through the API at `url` and return a WeekRun: one POST /predict_batch per simulated hour
+    (or per day, with per="day"), each day's labels afterwards (POST /feedback), then a /metrics scrape. With
+    `log_path`, every request and response is written there, one JSON object a line (the prediction log)."""
     import httpx
 
     require_columns(week, ["timestamp", "day", "hour", *FEATURES, TARGET], "week")
     X, labels = week[FEATURES].to_numpy(dtype=np.float64), week[TARGET].to_numpy().astype(int)
     minutes = week["timestamp"].dt.strftime("%Y-%m-%dT%H:%M").to_numpy()
-    hours = week.groupby(["day", "hour"], sort=True).indices  # (day, hour) -> positions of that hour's rows
     records: list[dict] = []
     lines: list[str] = []  # the same records as JSON text, request and response bodies kept verbatim
     gauges: list[tuple[int, str, str, float]] = []
     metrics_text = ""
-    headers = {"content-type": "application/json"}
     try:
         with httpx.Client(base_url=url, timeout=timeout) as client:
-            for day in sorted({d for d, _ in hours}):
+            for day, batches in day_batches(week, per):
                 served = []
-                for (d, hour), rows in hours.items():
-                    if d != day:
-                        continue
-                    batch = X[rows].tolist()
-                    body = json.dumps({"rows": batch})
-                    start = time.perf_counter()
-                    response = client.post("/predict_batch", content=body, headers=headers)
-                    latency_ms = (time.perf_counter() - start) * 1e3
-                    answer = answer_of(response, "/predict_batch")
-                    served.append((answer["request_id"], labels[rows].tolist()))
-                    meta = {"kind": "predict_batch", "time": f"{minutes[rows[0]][:13]}:00", "day": int(day),
-                            "hour": int(hour), "latency_ms": latency_ms, "timestamps": minutes[rows].tolist(),
-                            "status": response.status_code}
-                    records.append({**meta, "request": {"rows": batch}, "response": answer})
-                    lines.append(f'{json.dumps(meta)[:-1]}, "request": {body}, "response": {response.text}}}')
-                label_time = minute_text(end_of_day(WEEK_START, int(day)))  # the day's labels arrive after its traffic
+                for rows in batches:
+                    record, line = post_batch(client, X[rows], minutes[rows], day)
+                    served.append((record["response"]["request_id"], labels[rows].tolist()))
+                    records.append(record)
+                    lines.append(line)
+                label_time = minute_text(end_of_day(WEEK_START, day))  # the day's labels arrive after its traffic
                 for request_id, day_labels in served:
                     payload = {"request_id": request_id, "labels": day_labels}
                     response = client.post("/feedback", json=payload)
-                    record = {"kind": "feedback", "time": label_time, "day": int(day), "request": payload,
+                    record = {"kind": "feedback", "time": label_time, "day": day, "request": payload,
                               "status": response.status_code, "response": answer_of(response, "/feedback")}
                     records.append(record)
                     lines.append(json.dumps(record))
                 metrics_text = client.get("/metrics").text
-                gauges += [(int(day), *gauge) for gauge in read_gauges(metrics_text)]
+                gauges += [(day, *gauge) for gauge in read_gauges(metrics_text)]
     except httpx.TransportError as exc:
         raise MonitoringError(f"could not reach the API at {url} ({type(exc).__name__}): start it with "
                               "helpers.api.launch.start_api() or `make serve`") from None
@@ -107,6 +124,20 @@ def send_week(url: str, week: pd.DataFrame, log_path: Path | None = None, timeou
     predictions, batches = flatten_log(records)
     return WeekRun(predictions, batches, pd.DataFrame(gauges, columns=["day", "metric", "feature", "value"]),
                    metrics_text)
+
+
+def post_batch(client, rows: np.ndarray, minutes: np.ndarray, day: int) -> tuple[dict, str]:
+    """POST one /predict_batch and return its prediction-log record, and the same as a JSON line (bodies verbatim)."""
+    batch = rows.tolist()
+    body = json.dumps({"rows": batch})
+    start = time.perf_counter()
+    response = client.post("/predict_batch", content=body, headers={"content-type": "application/json"})
+    latency_ms = (time.perf_counter() - start) * 1e3
+    answer = answer_of(response, "/predict_batch")
+    meta = {"kind": "predict_batch", "time": f"{minutes[0][:13]}:00", "day": day, "hour": int(minutes[0][11:13]),
+            "latency_ms": latency_ms, "timestamps": minutes.tolist(), "status": response.status_code}
+    return {**meta, "request": {"rows": batch}, "response": answer}, \
+        f'{json.dumps(meta)[:-1]}, "request": {body}, "response": {response.text}}}'
 
 
 def answer_of(response, endpoint: str) -> dict:
@@ -126,10 +157,11 @@ def flatten_log(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame]:
     predictions = pd.DataFrame(
         [row for r in calls for row in r["request"]["rows"]], columns=FEATURES, dtype=np.float64
     ).reindex(columns=FEATURES)
+    timestamps = pd.to_datetime([t for r in calls for t in r["timestamps"]])
     predictions.insert(0, "request_id", np.repeat(ids, sizes))
-    predictions.insert(0, "hour", np.repeat([r["hour"] for r in calls], sizes).astype(np.int64))
+    predictions.insert(0, "hour", np.asarray(timestamps.hour, dtype=np.int64))
     predictions.insert(0, "day", np.repeat([r["day"] for r in calls], sizes).astype(np.int64))
-    predictions.insert(0, "timestamp", pd.to_datetime([t for r in calls for t in r["timestamps"]]))
+    predictions.insert(0, "timestamp", timestamps)
     predictions["prediction"] = np.array([p["prediction"] for p in answers], dtype=np.int64)
     predictions["proba_1"] = np.array([p["probabilities"]["1"] for p in answers], dtype=np.float64)
     predictions["label"] = np.array([v for i, n in zip(ids, sizes, strict=True) for v in labels.get(i, [-1] * n)],
@@ -146,7 +178,8 @@ def read_prediction_log(path: Path | None = None) -> tuple[pd.DataFrame, pd.Data
     """Return (predictions, batches) from a prediction log written by `send_week`."""
     path = Path(path or paths.MONITORING_DIR / PREDICTION_LOG)
     if not path.is_file():
-        raise MonitoringError(f"no prediction log at {path.name}: run notebook 06 or load_monitoring_results()")
+        raise MonitoringError(f"no prediction log at {path.name}: run notebook 06 or "
+                              "helpers.monitoring.results.ensure_monitoring_results()")
     with open(path) as fh:
         return flatten_log([json.loads(line) for line in fh if line.strip()])
 

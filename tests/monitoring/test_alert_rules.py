@@ -7,8 +7,10 @@ import re
 import pytest
 import yaml
 
-from helpers import monitoring as mon
-from helpers import paths
+from helpers.common import paths
+from helpers.common.schema import FEATURES
+from helpers.monitoring import alerts as al
+from helpers.monitoring.drift import PSI_ALERT, PSI_WARNING
 
 RULES_FILE = paths.DEPLOY_DIR / "monitoring" / "alert_rules.yml"
 PROMQL_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
@@ -47,18 +49,18 @@ def test_every_rule_is_complete(rules) -> None:
 
 def test_rules_are_the_ones_the_notebook_evaluates(rules) -> None:
     expected = {
-        mon.RULE_DRIFT_WARNING: "WARNING",
-        mon.RULE_DRIFT_ALERT: "ALERT",
-        mon.RULE_ACCURACY: "ALERT",
-        mon.RULE_LATENCY: "WARNING",
+        al.RULE_DRIFT_WARNING: "WARNING",
+        al.RULE_DRIFT_ALERT: "ALERT",
+        al.RULE_ACCURACY: "ALERT",
+        al.RULE_LATENCY: "WARNING",
     }
     assert set(rules) == set(expected)
     for name, severity in expected.items():
-        assert rules[name]["labels"]["severity"] == mon.PROMETHEUS_SEVERITY[severity], name
+        assert rules[name]["labels"]["severity"] == al.PROMETHEUS_SEVERITY[severity], name
 
 
 def test_drift_thresholds_and_two_day_duration_match_the_helpers(rules) -> None:
-    for name, threshold in ((mon.RULE_DRIFT_WARNING, mon.PSI_WARNING), (mon.RULE_DRIFT_ALERT, mon.PSI_ALERT)):
+    for name, threshold in ((al.RULE_DRIFT_WARNING, PSI_WARNING), (al.RULE_DRIFT_ALERT, PSI_ALERT)):
         match = re.fullmatch(r"\s*model_feature_psi\s*>=\s*([0-9.]+)\s*", rules[name]["expr"])
         assert match, f"{name}: expected `model_feature_psi >= <threshold>`, got {rules[name]['expr']!r}"
         assert float(match.group(1)) == threshold
@@ -66,27 +68,46 @@ def test_drift_thresholds_and_two_day_duration_match_the_helpers(rules) -> None:
 
 
 def test_accuracy_rule_uses_the_baseline_and_margin(rules) -> None:
-    expr = rules[mon.RULE_ACCURACY]["expr"]
+    expr = rules[al.RULE_ACCURACY]["expr"]
     match = re.fullmatch(r"\s*model_accuracy\s*<\s*model_baseline_accuracy\s*-\s*([0-9.]+)\s*", expr)
     assert match, expr
-    assert float(match.group(1)) == mon.ACCURACY_MARGIN
+    assert float(match.group(1)) == al.ACCURACY_MARGIN
 
 
 def test_latency_rule_compares_p95_of_predict_with_the_baseline(rules) -> None:
-    expr = " ".join(rules[mon.RULE_LATENCY]["expr"].split())
+    expr = " ".join(rules[al.RULE_LATENCY]["expr"].split())
     assert expr.startswith("histogram_quantile(0.95, ")
     assert 'rate(http_request_duration_seconds_bucket{endpoint="/predict"}[5m])' in expr
     assert "by (le)" in expr
     match = re.search(r">\s*([0-9.]+)\s*\*\s*max\(model_baseline_p95_seconds\)", expr)
     assert match, expr
-    assert float(match.group(1)) == pytest.approx(1 + mon.LATENCY_INCREASE)
+    assert float(match.group(1)) == pytest.approx(1 + al.LATENCY_INCREASE)
 
 
 def test_metrics_read_by_rules_lists_exactly_what_the_rules_read(rules) -> None:
     read = set().union(*(metric_names(rule["expr"]) for rule in rules.values()))
-    assert read == set(mon.METRICS_READ_BY_RULES)
+    assert read == set(al.METRICS_READ_BY_RULES)
 
 
 def test_metric_name_extraction_ignores_functions_labels_and_keywords() -> None:
     expr = 'sum by (le) (rate(a_b_bucket{endpoint="/x", le="0.1"}[5m])) > on() 2 * max(c_seconds) and d'
     assert metric_names(expr) == {"a_b_bucket", "c_seconds", "d"}
+
+
+def test_the_api_exposes_every_series_the_rules_read(bundle_dir) -> None:
+    """Rules over series the API never exposes would stay silent forever: every one must be in /metrics."""
+    from fastapi.testclient import TestClient
+
+    from helpers.api.app import create_app
+    from helpers.data import split_dataset
+
+    split = split_dataset()
+    with TestClient(create_app(model_dir=bundle_dir)) as client:
+        answer = client.post("/predict_batch", json={"rows": split.X_val[:50].tolist()}).json()
+        client.post("/feedback", json={"request_id": answer["request_id"], "labels": split.y_val[:50].tolist()})
+        client.post("/predict", json={"features": split.X_val[0].tolist()})
+        text = client.get("/metrics").text
+    exposed = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    assert set(al.METRICS_READ_BY_RULES) <= exposed
+    assert 'http_request_duration_seconds_bucket{endpoint="/predict",le=' in text
+    assert all(f'model_feature_psi{{feature="{f}"}}' in text for f in FEATURES)
