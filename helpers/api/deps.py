@@ -1,14 +1,20 @@
-"""What the routes ask FastAPI for: the app's state, the serving model, a JSON body within limits, a valid token."""
+"""What the routes need from a request: the app's state, the serving model, a body that keeps the contract,
+a valid token."""
 
 from __future__ import annotations
 
 import hmac
+from typing import TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
 
+from helpers.api.contract import problems
 from helpers.api.errors import ApiError
 from helpers.api.state import ApiState, ServingModel
+
+Body = TypeVar("Body", bound=BaseModel)
 
 MAX_BODY_BYTES = 1_000_000
 bearer = HTTPBearer(auto_error=False, description="the server's RETRAIN_TOKEN")
@@ -28,11 +34,7 @@ def get_model(state: ApiState) -> ServingModel:
 
 
 async def json_body(request: Request) -> bytes:
-    """Return the raw body of a JSON request, or raise ApiError 415 (not JSON) or 413 (over MAX_BODY_BYTES)."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise ApiError(415, f"expected Content-Type application/json, got {content_type or 'none'}",
-                       ["header", "content-type"], "unsupported_media_type")
+    """Return the raw body of a request, or raise ApiError 413 (over MAX_BODY_BYTES) or 415 (a body, not JSON)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(413, f"body of {int(declared):,} bytes exceeds the limit of {MAX_BODY_BYTES:,}",
@@ -42,7 +44,24 @@ async def json_body(request: Request) -> bytes:
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise ApiError(413, f"body exceeds the limit of {MAX_BODY_BYTES:,} bytes", kind="payload_too_large")
+    content_type = request.headers.get("content-type", "")
+    if (body or content_type) and content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiError(415, f"expected Content-Type application/json, got {content_type or 'none'}",
+                       ["header", "content-type"], "unsupported_media_type")
     return bytes(body)
+
+
+async def parsed_body(request: Request, model: type[Body], *, optional: bool = False) -> Body:
+    """Return the request's JSON body validated by the pydantic `model` (its defaults for an absent body when
+    `optional`), or raise ApiError with the contract's messages (4xx naming the field)."""
+    body = await json_body(request)
+    if optional and not body.strip():
+        return model()
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as err:
+        status, detail = problems(err, model)
+        raise ApiError(status, detail[0]["msg"], detail=detail) from None
 
 
 def require_token(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),  # noqa: B008

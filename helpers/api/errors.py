@@ -50,8 +50,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, err: RequestValidationError) -> JSONResponse:
         # Reworded, and never echoing the input: a NaN in it would make the error itself unserialisable (a 500).
-        detail = [explain(e, loc=list(e.get("loc", ())))[1] for e in err.errors()]
-        return JSONResponse({"detail": detail}, status_code=422)
+        explained = [explain(e, loc=list(e.get("loc", ()))) for e in err.errors()]
+        return JSONResponse({"detail": [item for _, item in explained]},
+                            status_code=max((status for status, _ in explained), default=422))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, err: StarletteHTTPException) -> JSONResponse:

@@ -15,8 +15,6 @@ from helpers.model import Recipe, evaluate
 from helpers.packaging import SERVING_FORMATS, save_model_bundle
 
 log = logging.getLogger("helpers.api.retraining")
-RUNNING = ("queued", "training", "validating", "packaging")
-"""Job statuses before the end; a job ends as accepted, rejected or failed."""
 
 
 def update(state: ApiState, job_id: str, status: str, progress: float, message: str, **facts: object) -> None:
@@ -25,9 +23,9 @@ def update(state: ApiState, job_id: str, status: str, progress: float, message: 
 
 
 def recipe_of(request: dict) -> Recipe:
-    """Return the training recipe a /retrain request asks for."""
-    return Recipe(params={"n_estimators": request["n_estimators"], "max_depth": request["max_depth"]},
-                  extra_rows=request["extra_rows"], shuffle_labels=request["shuffle_labels"])
+    """Return the training recipe a /retrain request asks for: the reference recipe with the fields it sets."""
+    params = {k: request[k] for k in ("n_estimators", "max_depth") if request.get(k) is not None}
+    return Recipe(params=params, extra_rows=request["extra_rows"], shuffle_labels=request["shuffle_labels"])
 
 
 def run_job(state: ApiState, job_id: str) -> None:

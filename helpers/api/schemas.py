@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from helpers.common.schema import BACKLOG_ROWS, MAX_BATCH_ROWS
@@ -51,10 +53,13 @@ class Readiness(BaseModel):
 
 
 class RetrainRequest(BaseModel):
-    """How to train the candidate: the reference recipe with these changes. The defaults retrain it as it is."""
+    """How to train the candidate: the reference recipe with these changes. The defaults retrain it as it is.
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"extra_rows": 1000}]})
-    n_estimators: int = Field(100, ge=1, le=500, description="trees in the candidate forest")
+    Strict: a JSON number where an integer belongs (1.0), or a boolean where a number belongs, is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"extra_rows": 1000}]})
+    n_estimators: int | None = Field(None, ge=1, le=500, description="trees in the forest (None: the recipe's 100)")
     max_depth: int | None = Field(None, ge=1, le=100, description="maximum tree depth (None: unlimited)")
     extra_rows: int = Field(0, ge=0, le=BACKLOG_ROWS, description="labelled backlog rows added to the training rows")
     shuffle_labels: bool = Field(False, description="train on shuffled labels: a broken candidate the gate must stop")
@@ -85,6 +90,7 @@ class RetrainJob(BaseModel):
 class Feedback(BaseModel):
     """Delayed ground truth for an earlier request: one label (0 or 1) per row of that request."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"request_id": "4f0c1f7e-2b7e-4a57-9d8e-6d1c2f5e9a10", "labels": [1]}]})
     request_id: str = Field(min_length=1, max_length=64)
-    labels: list[int] = Field(min_length=1, max_length=MAX_BATCH_ROWS)
+    labels: list[Annotated[int, Field(ge=0, le=1)]] = Field(min_length=1, max_length=MAX_BATCH_ROWS)

@@ -20,6 +20,8 @@ from helpers.monitoring.psi import ReferenceBins
 from helpers.packaging import Predictor, load_model
 
 BACKEND_FORMATS = {"onnx": "onnx", "sklearn": "joblib"}
+RUNNING = ("queued", "training", "validating", "packaging")
+"""Retraining job statuses before the end; a job ends as accepted, rejected or failed."""
 
 
 @dataclass(frozen=True)

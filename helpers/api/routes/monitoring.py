@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from helpers.api import schemas
-from helpers.api.deps import get_state
+from helpers.api.contract import body_doc
+from helpers.api.deps import get_state, parsed_body
 from helpers.api.errors import ApiError, problem_docs
 from helpers.api.state import ApiState
 
 router = APIRouter(tags=["monitoring"])
 
 
-@router.post("/feedback", responses=problem_docs(400, 404, 422, 429))
-async def feedback(body: schemas.Feedback, state: ApiState = Depends(get_state)) -> JSONResponse:  # noqa: B008
+@router.post("/feedback", responses=problem_docs(400, 404, 413, 415, 422, 429),
+             openapi_extra=body_doc(schemas.Feedback))
+async def feedback(request: Request) -> JSONResponse:
     """Delayed ground truth for an earlier request; feeds the model_accuracy metric."""
-    if any(label not in (0, 1) for label in body.labels):
-        raise ApiError(422, "labels must be 0 or 1", ["body", "labels"], "value_error")
+    body = await parsed_body(request, schemas.Feedback)
+    state = get_state(request)
     try:
         accuracy = state.window.record_truth(body.request_id, body.labels)
     except KeyError:

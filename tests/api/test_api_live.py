@@ -12,17 +12,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import server
+from helpers.api.launch import start_api
+from helpers.common.processes import port_is_free
 
+pytestmark = pytest.mark.slow
 TOKEN = "live-token"
 ROW = [0.1 * i for i in range(20)]
 
 
 @pytest.fixture(scope="module")
-def live_api(bundle_dir):
-    with server.start_api(model_dir=bundle_dir, name="test-api", env={"RETRAIN_TOKEN": TOKEN}) as api:
+def live_api(bundle_dir, tmp_path_factory):
+    retrained = tmp_path_factory.mktemp("live-retrained")
+    with start_api(model_dir=bundle_dir, name="test-api", env={"RETRAIN_TOKEN": TOKEN, "RETRAIN_DIR": str(retrained)},
+                   ) as api:
         yield api
-    assert server.port_is_free(api.port)
+    assert port_is_free(api.port)
 
 
 FUZZ_CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -47,21 +51,24 @@ MALFORMED = [
     (b'{"features": [[[[[[[[]]]]]]]]}', "application/json", 422),
     (b'{"features": [' + b"NaN," * 19 + b"NaN]}", "application/json", 422),
     (b'{"features": [' + b"-Infinity," * 19 + b"1]}", "application/json", 422),
+    (b'{"features": [' + b"9" * 400 + b"]}", "application/json", 422),
+    (b'{"features": [' + b"true," * 19 + b"false]}", "application/json", 422),
     (b'"just a string"', "application/json", 422),
     (b"null", "application/json", 422),
     (b'{"features": [1,2,3]}', "application/x-www-form-urlencoded", 415),
     (b'{"features": [1,2,3]}', "", 415),
     (b"[" * 5000 + b"]" * 5000, "application/json", 400),
+    (b" " * 1_000_001, "application/json", 413),
 ]
 
 
 @pytest.mark.parametrize(("body", "content_type", "status"), MALFORMED)
-@pytest.mark.parametrize("path", ["/predict", "/predict_batch"])
+@pytest.mark.parametrize("path", ["/predict", "/predict_batch", "/feedback"])
 def test_malformed_requests_get_a_json_4xx(live_api, path, body, content_type, status) -> None:
     headers = {"content-type": content_type} if content_type else {}
     r = httpx.post(live_api.url + path, content=body, headers=headers)
     assert r.status_code == status, r.text
-    assert r.json()["detail"][0]["msg"]
+    assert r.headers["content-type"] == "application/json" and r.json()["detail"][0]["msg"]
 
 
 def test_atomic_swap_under_concurrent_load(live_api) -> None:
@@ -86,7 +93,7 @@ def test_atomic_swap_under_concurrent_load(live_api) -> None:
         t.start()
     try:
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        job_id = httpx.post(live_api.url + "/retrain", json={"n_estimators": 50}, headers=headers).json()["job_id"]
+        job_id = httpx.post(live_api.url + "/retrain", json={"extra_rows": 1000}, headers=headers).json()["job_id"]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             job = httpx.get(f"{live_api.url}/retrain/{job_id}").json()
@@ -98,8 +105,10 @@ def test_atomic_swap_under_concurrent_load(live_api) -> None:
         for t in threads:
             t.join()
     assert job["status"] == "accepted", job["message"]
+    assert (job["previous_version"], job["new_version"]) == ("1.0.0", "1.0.1")
     assert failures == []
     assert len(versions) >= 1000
-    assert {job["previous_version"], job["new_version"]} <= set(versions), "the swap happened during the load"
-    first_new = versions.index(job["new_version"])
-    assert job["previous_version"] not in versions[first_new + 400:], "old model still answering long after"
+    assert {"1.0.0", "1.0.1"} <= set(versions), "the swap happened during the load"
+    assert set(versions) == {"1.0.0", "1.0.1"}
+    first_new = versions.index("1.0.1")
+    assert "1.0.0" not in versions[first_new + 400:], "old model still answering long after"

@@ -1,0 +1,26 @@
+"""Fixtures for the API tests: an in-process app (FastAPI's TestClient) serving the session's bundle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from helpers.api.app import create_app
+
+TOKEN = "test-token"
+
+
+@pytest.fixture(scope="module")
+def client(bundle_dir, tmp_path_factory) -> Iterator[TestClient]:
+    """Yield a client of an app serving the test bundle with retraining on; accepted bundles go to a temp folder."""
+    app = create_app(model_dir=bundle_dir, retrain_token=TOKEN, retrain_dir=tmp_path_factory.mktemp("retrained"))
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    """Return the Authorization header the test app accepts."""
+    return {"Authorization": f"Bearer {TOKEN}"}
