@@ -24,10 +24,14 @@ def install_production_bundle(bundle: Path, version: str, directory: Path | None
     directory = Path(directory or paths.PRODUCTION_DIR)
     staging = directory.with_name(f".{directory.name}.{os.getpid()}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(bundle, staging)
-    card = json.loads((staging / METADATA_FILE).read_text())
-    card["registry"] = {"model": store.REGISTERED_MODEL, "version": str(version), "alias": "production"}
-    (staging / METADATA_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    try:
+        shutil.copytree(bundle, staging)
+        card = json.loads((staging / METADATA_FILE).read_text())
+        card["registry"] = {"model": store.REGISTERED_MODEL, "version": str(version), "alias": "production"}
+        (staging / METADATA_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    except BaseException:  # a bundle without a readable card never replaces the installed one
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     old = directory.with_name(f".{directory.name}.{os.getpid()}.old")
     if directory.exists():
         directory.rename(old)
@@ -49,8 +53,12 @@ def export_production(directory: Path | None = None) -> Path:
         raise store.TrackingError(f"model {store.REGISTERED_MODEL!r} has no production version to export")
     mv = registry.model_version(version)
     run = store.client().get_run(mv.run_id)
+    uri = f"models:/{store.REGISTERED_MODEL}/{version}"
     with store.quiet():
-        model = mlflow.sklearn.load_model(f"models:/{store.REGISTERED_MODEL}/{version}")
+        if "sklearn" not in mlflow.models.get_model_info(uri).flavors:
+            raise store.TrackingError(f"version {version} ({mv.tags.get('semver', '?')}) is not a scikit-learn model: "
+                                      "the API serves scikit-learn models converted to ONNX")
+        model = mlflow.sklearn.load_model(uri)
     recipe = Recipe(extra_rows=int(run.data.params.get("extra_rows", 0)))
     X_train, _ = recipe.training_set(split_dataset())
     metrics = {k: v for k, v in run.data.metrics.items() if k in ("accuracy", "precision", "recall", "f1", "roc_auc")}

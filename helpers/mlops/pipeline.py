@@ -92,27 +92,34 @@ def run_step(step: Step, ctx: PipelineContext, result: StepResult) -> bool:
     return result.status == "passed"
 
 
+def run_steps(steps: list[Step], ctx: Any, on_step: Callable[[StepResult], None] | None = None) -> list[StepResult]:
+    """Run `steps` in order and return their results; after the first failure the rest are marked skipped."""
+    results, failed = [], False
+    for number, step in enumerate(steps, start=1):
+        result = StepResult(number, step.name)
+        results.append(result)
+        if failed:
+            result.status, result.details = "skipped", "not run: an earlier step failed"
+        else:
+            failed = not run_step(step, ctx, result)
+        if on_step:
+            on_step(result)
+    return results
+
+
 def run_pipeline(candidate: Candidate, budgets: Budgets | None = None, *, record: bool = True,
                  on_step: Callable[[StepResult], None] | None = None) -> PipelineRun:
-    """Run the steps in order, stop at the first failure (later steps: skipped), save and return the run."""
+    """Run the eight steps on `candidate` (see `run_steps`), stop the staging API, save and return the run."""
     ctx = PipelineContext(candidate, budgets or Budgets(), paths.PIPELINE_DIR / candidate.name)
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     run = PipelineRun(candidate.name, candidate.semver, datetime.now(UTC).isoformat(timespec="seconds"))
-    failed = False
     try:
-        for number, step in enumerate(STEPS, start=1):
-            result = StepResult(number, step.name)
-            run.steps.append(result)
-            if failed:
-                result.status, result.details = "skipped", "not run: an earlier step failed"
-            else:
-                failed = not run_step(step, ctx, result)
-            if on_step:
-                on_step(result)
+        run.steps = run_steps(STEPS, ctx, on_step)
     finally:
         if ctx.staging is not None:
             ctx.staging.stop()
-    run.outcome, run.version = ("failed", None) if failed else ("deployed", ctx.version)
+    passed = all(step.status == "passed" for step in run.steps)
+    run.outcome, run.version = ("deployed", ctx.version) if passed else ("failed", None)
     if record:
         save_record(run)
     return run

@@ -54,7 +54,6 @@ def registered_model() -> Any:
                             f"{store.redact(store.active_store().uri)}: run notebook 05 first") from None
 
 
-
 def model_version(version: str | int) -> Any:
     """Return one version's entry; raise TrackingError naming model and version if it does not exist."""
     from mlflow.exceptions import MlflowException
@@ -200,8 +199,8 @@ def load_alias(alias: str) -> Any:
                             f"(its aliases: {', '.join(sorted(known)) or 'none'})")
     import mlflow.pyfunc
 
-    with store.quiet():
-        return mlflow.pyfunc.load_model(f"models:/{store.REGISTERED_MODEL}@{alias}")
+    with store.quiet():  # the requirements were pinned from this very environment: no mismatch check (~1 s)
+        return mlflow.pyfunc.load_model(f"models:/{store.REGISTERED_MODEL}@{alias}", suppress_warnings=True)
 
 
 def registry_table() -> pd.DataFrame:

@@ -44,9 +44,19 @@ def pin(distribution: str) -> str:
 def requirements(flavor: str) -> tuple[str, ...]:
     """Return the pinned pip requirements of a logged model, so MLflow never runs its slow dependency inference."""
     reqs = [pin("mlflow"), pin("numpy"), pin("scikit-learn")]
-    if flavor == "xgboost":  # the CPU-only wheel installs as `xgboost-cpu`: pin what is installed
-        reqs.append(pin(metadata.packages_distributions().get("xgboost", ["xgboost"])[0]))
+    if flavor == "xgboost":  # the CPU-only wheel installs as `xgboost-cpu`: pin the one that is installed
+        installed = [name for name in ("xgboost", "xgboost-cpu") if distribution_installed(name)]
+        reqs.append(pin(installed[0] if installed else "xgboost"))
     return tuple(reqs)
+
+
+def distribution_installed(name: str) -> bool:
+    """Return True if the pip distribution `name` is installed."""
+    try:
+        metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def log_model(model: Any, X_example: np.ndarray) -> Any:

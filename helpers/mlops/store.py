@@ -168,19 +168,25 @@ def check_reachable(uri: str, timeout: float = REACH_TIMEOUT) -> None:
                             f"{timeout:g} s). {hint}") from None
 
 
+def make_template(store: Store) -> None:
+    """Create the store's template: an empty database with MLflow's migrations applied (about a second, once)."""
+    assert store.template is not None and store.artifacts is not None
+    with warnings.catch_warnings():  # importing MLflow's SQL store trips a SQLAlchemy deprecation: not ours
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    store.template.parent.mkdir(parents=True, exist_ok=True)
+    partial = store.template.with_name(f"{store.template.name}.{os.getpid()}.tmp")
+    partial.unlink(missing_ok=True)
+    with quiet():
+        SqlAlchemyStore(f"sqlite:///{partial.as_posix()}", store.artifacts.as_uri()).engine.dispose()
+    os.replace(partial, store.template)  # atomic: an interrupted migration never leaves a half-made template
+
+
 def restore_template(store: Store) -> None:
-    """Make the store's database a copy of a migrated empty one (running MLflow's migrations once, ~1 s, if needed)."""
-    assert store.db is not None and store.template is not None and store.artifacts is not None
+    """Make the store's database a copy of the migrated empty template (made first if missing)."""
+    assert store.db is not None and store.template is not None
     if not store.template.exists():
-        with warnings.catch_warnings():  # importing MLflow's SQL store trips a SQLAlchemy deprecation: not ours
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-        store.template.parent.mkdir(parents=True, exist_ok=True)
-        partial = store.template.with_name(f"{store.template.name}.{os.getpid()}.tmp")
-        partial.unlink(missing_ok=True)
-        with quiet():
-            SqlAlchemyStore(f"sqlite:///{partial.as_posix()}", store.artifacts.as_uri()).engine.dispose()
-        os.replace(partial, store.template)  # atomic: an interrupted migration never leaves a half-made template
+        make_template(store)
     # SQLite's backup API writes the template's pages into the database file in place: a connection MLflow still
     # holds sees the fresh content, where deleting and copying the file would leave it writing to the deleted one.
     source = sqlite3.connect(f"{store.template.as_uri()}?mode=ro", uri=True)
