@@ -53,7 +53,6 @@ class ResourceSampler:
         """Start sampling in a daemon thread and return self."""
         if self.thread is not None:
             raise RuntimeError("this sampler has already been started")
-        psutil.cpu_percent(interval=None)  # the first call only sets the reference point
         self.process_tree()
         self.started = self.last = time.perf_counter()
         self.last_net = net_counters()
@@ -73,6 +72,7 @@ class ResourceSampler:
 
     def loop(self) -> None:
         """Take one sample every interval until stopped or out of time."""
+        psutil.cpu_percent(interval=None)  # sets this thread's reference point (psutil keeps one per thread)
         while not self.stopped.wait(self.interval):
             self.samples.append(self.sample())
             if self.elapsed() >= self.max_seconds:

@@ -51,6 +51,14 @@ def test_resource_sampler_records_expected_columns(server: str) -> None:
         sampler.start()
 
 
+def test_the_first_sample_is_a_real_measurement() -> None:
+    with resources.ResourceSampler(interval=0.05) as sampler:
+        began = time.perf_counter()
+        while time.perf_counter() - began < 0.2:  # keep one core busy
+            pass
+    assert sampler.frame()["cpu_percent"].iloc[0] > 0, "psutil keeps one reference point per thread"
+
+
 def test_sampler_without_pids_and_its_time_bound() -> None:
     sampler = resources.ResourceSampler(interval=0.02, max_seconds=0.1).start()
     time.sleep(0.3)
