@@ -214,7 +214,7 @@ def draw_dashboard(daily: pd.DataFrame, drift: pd.DataFrame, registry: pd.DataFr
                    validation_rows: int | None = None, warning: float = PSI_WARNING,
                    alert: float = PSI_ALERT) -> plt.Figure:
     """Return the six-panel production dashboard figure (its first six axes are the panels, in reading order)."""
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
     performance_panel(axes[0, 0], daily, baseline)
     drift_panel(axes[0, 1], drift, drift_day, warning, alert)
     versions_panel(axes[0, 2], registry, validation_rows=validation_rows)
