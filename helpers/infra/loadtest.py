@@ -155,19 +155,19 @@ def run_load(base_url: str, path: str = "/predict", payload: Payload = DEFAULT_P
 
     `concurrency` threads each keep one connection open (an `httpx.Client`) and send requests back to back until
     `total_requests` have been sent or `max_seconds` have passed; the clock starts once every client is built.
-    A request in flight at the deadline may finish (at most `min(timeout, max_seconds)` later). `payload` is a
-    JSON body (POST), a function of the request number returning one, or None (GET). Latency percentiles are over
-    2xx answers; errors are transport failures (by exception name) and non-2xx answers (by status code), all
-    listed in `status_counts`.
+    A request in flight at the deadline may finish, up to `timeout` later: a slow answer is a measurement, and only
+    an answer later than `timeout` is an error, whatever the run's length. `payload` is a JSON body (POST), a
+    function of the request number returning one, or None (GET). Latency percentiles are over 2xx answers;
+    errors are transport failures (by exception name) and non-2xx answers (by status code), all listed in
+    `status_counts`.
     """
     require_loopback(base_url)
     if not path.startswith("/") or path.startswith("//"):
         raise ValueError(f"path must be a path on the same server, like '/predict', not {path!r}")
-    if concurrency < 1 or total_requests < 1 or not max_seconds > 0:
-        raise ValueError("concurrency and total_requests must be at least 1 and max_seconds positive")
+    if concurrency < 1 or total_requests < 1 or not max_seconds > 0 or not timeout > 0:
+        raise ValueError("concurrency and total_requests must be at least 1, max_seconds and timeout positive")
     concurrency = min(concurrency, total_requests)
-    return LoadRun(base_url, path, payload, concurrency, total_requests, max_seconds,
-                   min(timeout, max_seconds)).run(progress)
+    return LoadRun(base_url, path, payload, concurrency, total_requests, max_seconds, timeout).run(progress)
 
 
 def wait_with_progress(threads: list[threading.Thread], issued: list[int], total: int, progress: bool) -> None:

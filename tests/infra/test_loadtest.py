@@ -29,7 +29,8 @@ def test_unbounded_or_empty_runs_are_refused() -> None:
     for bad in ({"concurrency": 0, "total_requests": 1, "max_seconds": 1},
                 {"concurrency": 1, "total_requests": 0, "max_seconds": 1},
                 {"concurrency": 1, "total_requests": 1, "max_seconds": 0},
-                {"concurrency": 1, "total_requests": 1, "max_seconds": float("nan")}):
+                {"concurrency": 1, "total_requests": 1, "max_seconds": float("nan")},
+                {"concurrency": 1, "total_requests": 1, "max_seconds": 1, "timeout": 0}):
         with pytest.raises(ValueError):
             loadtest.run_load("http://127.0.0.1:8000", **bad)
 
@@ -64,6 +65,13 @@ def test_counts_5xx_and_transport_errors(server: str) -> None:
         closed = probe.getsockname()[1]
     refused = loadtest.run_load(f"http://127.0.0.1:{closed}", concurrency=1, total_requests=3, max_seconds=5)
     assert refused.errors == 3 and refused.status_counts == {"ConnectError": 3}
+
+
+def test_a_timeout_is_an_error_and_independent_of_the_run_length(server: str) -> None:
+    late = loadtest.run_load(server, "/slow", None, concurrency=1, total_requests=2, max_seconds=5, timeout=0.01)
+    assert (late.errors, late.status_counts) == (2, {"ReadTimeout": 2})
+    short = loadtest.run_load(server, "/slow", None, concurrency=1, total_requests=1, max_seconds=0.02)
+    assert (short.errors, short.ok) == (0, 1), "an answer after the deadline still counts: 50 ms is not an error"
 
 
 def test_concurrency_is_capped_and_a_run_without_success_has_no_percentiles(server: str) -> None:
