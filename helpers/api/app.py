@@ -48,8 +48,8 @@ def create_app(settings: ApiSettings | None = None, **changes: Any) -> FastAPI:
         if settings.rate_limit_per_minute else None
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, limiter=limiter)
     install_error_handlers(app)
-    for router in (probes.router, predict.router, model.router, monitoring.router):
-        app.include_router(router)
+    for router in (predict.router, probes.router, model.router, monitoring.router):  # predictions first: each
+        app.include_router(router)  # request tries the routers in order, and /predict is the hot path
     return app
 
 
