@@ -44,7 +44,9 @@ def adjust_pvalues(p_values: np.ndarray, correction: str = "bonferroni") -> np.n
 
     Bonferroni multiplies each p-value by the number of tests (capped at 1); Holm multiplies the k-th smallest by
     (tests - k + 1) and keeps the running maximum; Benjamini-Hochberg ("bh") controls the false discovery rate
-    instead of the family-wise error rate. Computed by statsmodels' `multipletests`.
+    instead of the family-wise error rate. Computed by statsmodels' `multipletests`, except Holm: statsmodels runs
+    a full garbage collection on every Holm call (a tenth of a second or more in a busy notebook), so Holm's three
+    lines are here, and the tests check them against statsmodels.
     """
     if correction not in CORRECTIONS:
         raise MonitoringError(f"correction must be one of {', '.join(CORRECTIONS)}; got {correction!r}")
@@ -53,6 +55,11 @@ def adjust_pvalues(p_values: np.ndarray, correction: str = "bonferroni") -> np.n
         raise MonitoringError(f"p-values must be a 1-D sequence of numbers in [0, 1], got {p_values!r}")
     if correction == "none":
         return p.copy()
+    if correction == "holm":
+        order = np.argsort(p, kind="stable")
+        adjusted = np.empty_like(p)
+        adjusted[order] = np.minimum(np.maximum.accumulate(p[order] * (p.size - np.arange(p.size))), 1.0)
+        return adjusted
     from statsmodels.stats.multitest import multipletests  # here, not at the top: the API server needs none of it
 
     return multipletests(p, method=CORRECTIONS[correction])[1]
@@ -73,9 +80,12 @@ def ks_table(
     chosen = chosen_features(reference_df, current_df, features)
     from scipy import stats
 
-    results = [stats.ks_2samp(reference_df[f].to_numpy(), current_df[f].to_numpy()) for f in chosen]
+    # One call for all features (column by column, the same numbers as one ks_2samp per feature, twice as fast).
+    result = stats.ks_2samp(reference_df[chosen].to_numpy(dtype=np.float64),
+                            current_df[chosen].to_numpy(dtype=np.float64), axis=0)
     table = pd.DataFrame(
-        {"statistic": [float(r.statistic) for r in results], "p_value": [float(r.pvalue) for r in results]},
+        {"statistic": np.atleast_1d(result.statistic).astype(np.float64),
+         "p_value": np.atleast_1d(result.pvalue).astype(np.float64)},
         index=pd.Index(chosen, name="feature"),
     )
     table["p_adjusted"] = adjust_pvalues(table["p_value"].to_numpy(), correction)

@@ -73,6 +73,16 @@ def test_bonferroni_is_capped_at_one_and_matches_the_formula_by_hand() -> None:
     np.testing.assert_allclose(adjust_pvalues(p, "holm"), holm, rtol=1e-12)
 
 
+@pytest.mark.parametrize("size", [1, 2, 20, 200])
+def test_every_correction_agrees_with_statsmodels(size) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.random.default_rng(size).uniform(0, 0.3, size=size)
+    p[: size // 4] = p[size // 4 : 2 * (size // 4)]  # ties
+    for correction, method in (("bonferroni", "bonferroni"), ("holm", "holm"), ("bh", "fdr_bh")):
+        np.testing.assert_allclose(adjust_pvalues(p, correction), multipletests(p, method=method)[1], rtol=1e-12)
+
+
 def test_corrections_are_ordered_from_lenient_to_strict() -> None:
     p = np.random.default_rng(4).uniform(0, 0.2, size=20)
     adjusted = [adjust_pvalues(p, c) for c in ("none", "bh", "holm", "bonferroni")]
