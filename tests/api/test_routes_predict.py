@@ -125,3 +125,17 @@ def test_the_sklearn_backend_gives_the_same_answers(bundle_dir, client) -> None:
     b = client.post("/predict_batch", json={"rows": X}).json()["predictions"]
     assert [p["prediction"] for p in a] == [p["prediction"] for p in b]
     assert [p["probabilities"]["1"] for p in a] == pytest.approx([p["probabilities"]["1"] for p in b], abs=1e-5)
+
+
+def test_a_tied_vote_goes_to_class_0_as_in_scikit_learn(bundle_dir) -> None:
+    import dataclasses
+
+    from helpers.packaging import Predictor
+
+    with TestClient(create_app(model_dir=bundle_dir)) as c:
+        state = c.app.state.api
+        tied = Predictor("onnx", state.model.card, backend=lambda X: np.tile(np.float32([0.5, 0.50000006]),
+                                                                             (len(X), 1)))
+        state.model = dataclasses.replace(state.model, predictor=tied)  # ONNX's float32 sum of a 50/50 vote
+        assert c.post("/predict", json={"features": ROW}).json()["prediction"] == 0
+        assert c.post("/predict_batch", json={"rows": [ROW] * 2}).json()["predictions"][1]["prediction"] == 0

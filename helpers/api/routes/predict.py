@@ -15,6 +15,7 @@ from helpers.api.contract import BatchRequest, PredictRequest, body_doc
 from helpers.api.deps import get_model, get_state, parsed_body
 from helpers.api.errors import problem_docs
 from helpers.api.state import ApiState, ServingModel
+from helpers.packaging import winning_class
 
 router = APIRouter(tags=["predictions"])
 ERRORS = problem_docs(400, 413, 415, 422, 429, 503)
@@ -45,8 +46,8 @@ async def predict(request: Request) -> Response:
     state = get_state(request)
     model = get_model(state)
     X = np.array([row], dtype=np.float64)
-    proba = (await score(model, X))[0]
-    label = int(proba.argmax())
+    raw = await score(model, X)
+    label, proba = int(winning_class(raw)[0]), raw[0]  # a 50/50 vote goes to class 0, as in scikit-learn
     p0, p1 = round(float(proba[0]), 6), round(float(proba[1]), 6)
     return answered(state, X, np.array([label]), {"prediction": label, "probabilities": {"0": p0, "1": p1},
                                                   "confidence": max(p0, p1), "model_version": model.version})
@@ -60,7 +61,7 @@ async def predict_batch(request: Request) -> Response:
     state = get_state(request)
     model = get_model(state)
     raw = await score(model, X)
-    labels, proba = raw.argmax(axis=1), np.round(raw.astype(np.float64), 6)  # float64: no float32 digits
+    labels, proba = winning_class(raw), np.round(raw.astype(np.float64), 6)  # float64: no float32 digits
     predictions = [{"prediction": c, "probabilities": {"0": a, "1": b}, "confidence": max(a, b)}
                    for c, (a, b) in zip(labels.tolist(), proba.tolist(), strict=True)]
     return answered(state, X, labels, {"predictions": predictions, "count": len(predictions),
