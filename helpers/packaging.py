@@ -35,7 +35,8 @@ HOW_TO_CREATE = "run notebooks/03_packaging.ipynb or call helpers.packaging.ensu
 SERVING_FORMATS: tuple[str, ...] = ("onnx", "joblib")
 """What the API's two backends load: a bundle written for serving only needs these."""
 TIE_TOLERANCE = 1e-6
-"""Probabilities closer than this are a tie (ONNX sums in float32: a 50/50 forest vote comes out 0.50000006)."""
+"""Probabilities closer than this are a tie: ONNX sums in float32, so a 50/50 forest vote lands a rounding step
+off one half, on either side depending on the order of the sums (e.g. 0.50000006 with two onnxruntime threads)."""
 
 
 class IntegrityError(Exception):
