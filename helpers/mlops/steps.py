@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -63,27 +61,15 @@ def source_snapshot(ctx: PipelineContext) -> str:
     try:
         run = {"cwd": paths.ROOT, "capture_output": True, "text": True, "timeout": 10}
         commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], check=True, **run).stdout.strip()
-        changes = subprocess.run(["git", "status", "--porcelain", "--", "helpers", "tests"], **run).stdout
-        diff = subprocess.run(["git", "diff", "HEAD", "--", "helpers", "tests"], **run).stdout if changes else ""
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "helpers"], **run).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         raise StepFailed("no git repository here: the pipeline ships only code it can name") from None
     ctx.facts["source"] = commit
-    # The snapshot the tests are cached for: the commit plus a digest of any uncommitted change to the code.
-    digest = hashlib.sha256((changes + diff).encode()).hexdigest()[:12]
-    ctx.facts["snapshot"] = f"{commit}+{digest}" if changes else commit
-    dirty = any(line[3:].startswith("helpers/") for line in changes.splitlines())
     return f"commit {commit}" + (" (helpers/ has uncommitted changes)" if dirty else "")
 
 
-TEST_RESULTS: dict[str, str] = {}
-"""Source snapshot -> test report: CI systems cache test results per commit too."""
-
-
 def automated_tests(ctx: PipelineContext) -> str:
-    """Run the fast unit tests in a subprocess (once per source snapshot) and report the counts."""
-    snapshot = ctx.facts.get("snapshot", "")
-    if snapshot in TEST_RESULTS:
-        return TEST_RESULTS[snapshot] + " (cached for this source snapshot)"
+    """Run the fast unit tests in a subprocess and report the counts."""
     # Only pytest itself: loading every installed plugin (nbval, hypothesis, schemathesis ...) costs seconds.
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAST_TESTS]
@@ -91,9 +77,8 @@ def automated_tests(ctx: PipelineContext) -> str:
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "no output"
     if done.returncode != 0:
         raise StepFailed(f"unit tests failed: {summary}")
-    counts = dict((k, int(n)) for n, k in re.findall(r"(\d+) (passed|failed)", summary))
-    TEST_RESULTS[snapshot] = f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed"
-    return TEST_RESULTS[snapshot] + f" ({len({test.split('::')[0] for test in FAST_TESTS})} test files)"
+    files = len({test.split("::")[0] for test in FAST_TESTS})
+    return f"all passed ({files} test files)"  # no count: a test added to those files must not change the report
 
 
 def train_and_validate(ctx: PipelineContext) -> str:
@@ -134,7 +119,7 @@ def security_scan(ctx: PipelineContext) -> str:
     """Static analysis of helpers/ with bandit, and a scan of the pickled model for unexpected imports."""
     from helpers.mlops import security
 
-    scanned, findings = security.bandit_findings(paths.ROOT / "helpers")
+    _, findings = security.bandit_findings(paths.ROOT / "helpers")
     if findings:
         first = findings[0]
         raise StepFailed(f"bandit: {len(findings)} medium/high finding(s), first {first['test_id']} in "
@@ -143,7 +128,7 @@ def security_scan(ctx: PipelineContext) -> str:
     if unsafe:
         raise StepFailed(f"model.pkl would import unexpected object(s): {', '.join(unsafe[:5])}")
     imports = security.pickle_imports(ctx.bundle / "model.pkl")
-    return (f"bandit: 0 medium/high findings in {scanned} files; model.pkl imports only {len(imports)} "
+    return (f"bandit: no medium/high findings in helpers/; model.pkl imports only {len(imports)} "
             "scikit-learn/numpy names")
 
 
