@@ -10,7 +10,7 @@ from helpers.common import release, schema
 
 
 def test_the_contract_constants_agree() -> None:
-    assert schema.FEATURES == [f"feature_{i}" for i in range(schema.N_FEATURES)] and schema.N_FEATURES == 20
+    assert [f"feature_{i}" for i in range(schema.N_FEATURES)] == schema.FEATURES and schema.N_FEATURES == 20
     assert schema.SEED == 42 and schema.CLASSES == (0, 1)
     assert 0 < schema.GATE_MARGIN < 0.1 and 0.5 < schema.MIN_ACCURACY < 1
 
@@ -42,7 +42,8 @@ def test_release_gate_explains_itself() -> None:
 
 
 @pytest.mark.parametrize(("version", "part", "expected"), [
-    ("1.0.0", "patch", "1.0.1"), ("v1.0.9", "patch", "1.0.10"), ("1.2.3", "minor", "1.3.0"), ("1.2.3", "major", "2.0.0"),
+    ("1.0.0", "patch", "1.0.1"), ("v1.0.9", "patch", "1.0.10"),
+    ("1.2.3", "minor", "1.3.0"), ("1.2.3", "major", "2.0.0"),
 ])
 def test_next_version(version: str, part: str, expected: str) -> None:
     assert release.next_version(version, part) == expected
