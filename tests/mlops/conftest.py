@@ -7,12 +7,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-from sklearn.model_selection import GridSearchCV
-from xgboost import XGBClassifier
 
 from helpers.common import paths
-from helpers.mlops import registry, runs, store
+from helpers.mlops import store
+
+# Nothing heavy at import time: the pipeline's quick test run collects tests/mlops/test_security.py, and with it
+# this file; scikit-learn, XGBoost and MLflow load in the fixtures that need them.
 
 ARTIFACT_FOLDERS = {"MLFLOW_DIR": "mlflow", "PIPELINE_DIR": "pipeline", "PRODUCTION_DIR": "production",
                     "LOG_DIR": "logs"}
@@ -20,6 +20,10 @@ ARTIFACT_FOLDERS = {"MLFLOW_DIR": "mlflow", "PIPELINE_DIR": "pipeline", "PRODUCT
 
 def small_specs() -> list:
     """The chapter's four algorithms with few trees: the code paths of the notebook, in about a second."""
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.model_selection import GridSearchCV
+    from xgboost import XGBClassifier
+
     rf = {"n_estimators": 5, "random_state": 42}
     search = {"search": "GridSearchCV", "cv": 3, "candidates": 2, "n_estimators": 5}
     gb = {"n_estimators": 10, "random_state": 42}
@@ -65,9 +69,11 @@ def mlops_state(tmp_path_factory, isolated_tracking, mlflow_template) -> SimpleN
 @pytest.fixture(scope="module")
 def chapter(mlops_state) -> SimpleNamespace:
     """The chapter's four experiments (small models) logged and registered as v1.0.0 … v2.1.0 in a scratch store."""
+    from helpers.data import split_dataset
+    from helpers.mlops import registry, runs
+
     mlops_state.mp.setattr(runs, "chapter_specs", small_specs)
     comparison = runs.run_chapter_experiments()
     table = registry.register_chapter_versions()
-    from helpers.data import split_dataset
 
     return SimpleNamespace(state=mlops_state, comparison=comparison, registry=table, split=split_dataset())
