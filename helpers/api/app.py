@@ -6,7 +6,9 @@ Serve it with `python -m helpers.api --port 8000` (uvicorn); test it in-process 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,6 +40,8 @@ def create_app(settings: ApiSettings | None = None, **changes: Any) -> FastAPI:
             ensure_model_bundle(state.model_dir)
         state.install(load_serving_model(state.model_dir, settings.backend))
         log.info("serving %s v%s with %s", state.model_dir.name, state.model.version, settings.backend)
+        if settings.retrain_token:
+            threading.Thread(target=preload_training, name="preload-training", daemon=True).start()
         yield
 
     app = FastAPI(title="Course model API", version="1.0.0", lifespan=lifespan,
@@ -51,6 +55,13 @@ def create_app(settings: ApiSettings | None = None, **changes: Any) -> FastAPI:
     for router in (predict.router, probes.router, model.router, monitoring.router):  # predictions first: each
         app.include_router(router)  # request tries the routers in order, and /predict is the hot path
     return app
+
+
+def preload_training() -> None:
+    """Import what a retraining job needs (scikit-learn, pandas, the ONNX converter): run in a background thread
+    by a server that may retrain, so its first job starts at once. A server that cannot retrain never loads it."""
+    for name in ("helpers.api.retraining", "skl2onnx", "skops.io"):
+        importlib.import_module(name)
 
 
 def create_app_from_env() -> FastAPI:

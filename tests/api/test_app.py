@@ -53,3 +53,26 @@ def test_a_tampered_bundle_stops_start_up(bundle_dir, tmp_path) -> None:
     with pytest.raises(IntegrityError, match="model.onnx failed its integrity check"), \
             TestClient(create_app(model_dir=broken)):
         pass
+
+
+def test_only_a_server_that_may_retrain_preloads_the_training_stack(bundle_dir, monkeypatch) -> None:
+    import threading
+
+    import helpers.api.app as app_module
+
+    calls = threading.Event()
+    monkeypatch.setattr(app_module, "preload_training", calls.set)
+    with TestClient(create_app(model_dir=bundle_dir)):
+        pass
+    assert not calls.is_set(), "no token, no retraining: the server stays lean"
+    with TestClient(create_app(model_dir=bundle_dir, retrain_token="t")):
+        assert calls.wait(10)
+
+
+def test_preload_training_imports_what_a_job_needs() -> None:
+    import sys
+
+    from helpers.api.app import preload_training
+
+    preload_training()
+    assert {"helpers.api.retraining", "skl2onnx", "sklearn.ensemble"} <= set(sys.modules)
