@@ -182,7 +182,7 @@ def resources_panel(ax: plt.Axes, resources: pd.DataFrame) -> plt.Axes:
         right.set_ylim(0, max(float(network.max()) * 1.25, 1e-3))
     right.set_ylabel("MB/s")
     right.grid(False)
-    shared_legend(ax, right, loc="lower right")
+    shared_legend(ax, right, loc="best")  # the network line can be anywhere: let matplotlib avoid it
     ax.set_title("5 · Resource utilisation (load test)")
     return right
 
