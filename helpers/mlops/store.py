@@ -39,6 +39,7 @@ MLFLOW_ENV: dict[str, str] = {
     "GIT_PYTHON_REFRESH": "quiet",  # MLflow asks git for the source commit; no warning when git is missing
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # no "View run at http://..." lines after each run
     "MLFLOW_LOCK_MODEL_DEPENDENCIES": "false",  # never call `uv` (it would reach the network) to lock requirements
+    "MLFLOW_SKIP_PIP_REQUIREMENTS_CHECK": "true",  # never run `pip install --dry-run` (it would reach it too)
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",  # a dead server fails in seconds, not after minutes of retries
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "15",  # seconds per HTTP request to a tracking server
