@@ -45,7 +45,7 @@ def test_the_bad_candidate_stops_at_step_3_and_production_does_not_move(chapter)
     before = registry.registry_table()
     run = pipeline.run_pipeline(pipeline.bad_candidate())
     assert [s.status for s in run.steps] == ["passed", "passed", "failed"] + ["skipped"] * 5
-    assert "is below the gate" in run.steps[2].details and "the candidate stops here" in run.steps[2].details
+    assert run.steps[2].details.startswith("accuracy ") and "is below the gate" in run.steps[2].details
     assert (run.outcome, run.version) == ("failed", None)
     assert registry.registry_table().equals(before), "a failed run registers and promotes nothing"
     record = pipeline.load_record()
