@@ -6,6 +6,7 @@ order. Outputs: `label` (int64, shape (n,)) and `probabilities` (float32, shape 
 
 from __future__ import annotations
 
+import importlib
 import json
 import pickle
 import platform
@@ -80,8 +81,6 @@ def save_model_bundle(model: Any, metrics: dict[str, float], directory: Path | s
     `metrics` are the validation metrics the gates compare; `extra` adds fields to the card (test metrics, the
     training recipe, the registry version).
     """
-    import skops.io as sio
-
     from helpers.data import DATASET_CSV, ensure_dataset, split_dataset
 
     directory = Path(directory)
@@ -93,7 +92,7 @@ def save_model_bundle(model: Any, metrics: dict[str, float], directory: Path | s
     writers = {
         "pickle": lambda p: p.write_bytes(pickle.dumps(model, protocol=5)),
         "joblib": lambda p: joblib.dump(model, p),
-        "skops": lambda p: sio.dump(model, p),
+        "skops": lambda p: importlib.import_module("skops.io").dump(model, p),  # imported only when asked for
         "onnx": lambda p: p.write_bytes(to_onnx_model(model)),
     }
     artifacts = {}
@@ -253,8 +252,8 @@ def load_model(directory: Path | str | None = None, fmt: str = "onnx", verify: b
         elif fmt == "joblib":
             model = joblib.load(path)
         else:
-            with open(path, "rb") as fh:
-                model = pickle.load(fh)  # noqa: S301  # nosec B301 - only after the hash check above
+            with open(path, "rb") as fh:  # unpickled only after the hash check above
+                model = pickle.load(fh)  # noqa: S301  # nosec B301
         proba = model.predict_proba
     return Predictor(fmt=fmt, metadata=card, backend=proba)
 
