@@ -17,7 +17,8 @@ from fastapi import FastAPI
 
 from helpers.api.errors import install_error_handlers
 from helpers.api.metrics import MetricsMiddleware, TokenBucket
-from helpers.api.routes import model, monitoring, predict, probes
+from helpers.api.repository import open_repository
+from helpers.api.routes import model, monitoring, predict, probes, rollout, v2
 from helpers.api.state import ApiSettings, ApiState, load_serving_model
 
 log = logging.getLogger("helpers.api")
@@ -33,13 +34,14 @@ def create_app(settings: ApiSettings | None = None, **changes: Any) -> FastAPI:
     state = ApiState(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
         if settings.model_dir is None:
             from helpers.packaging import ensure_model_bundle
 
             ensure_model_bundle(state.model_dir)
         state.install(load_serving_model(state.model_dir, settings.backend))
         log.info("serving %s v%s with %s", state.model_dir.name, state.model.version, settings.backend)
+        open_repository(served)  # the /v2 model repository, when settings.models_dir names one
         if settings.retrain_token:
             threading.Thread(target=preload_training, name="preload-training", daemon=True).start()
         yield
@@ -52,8 +54,9 @@ def create_app(settings: ApiSettings | None = None, **changes: Any) -> FastAPI:
         if settings.rate_limit_per_minute else None
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, limiter=limiter)
     install_error_handlers(app)
-    for router in (predict.router, probes.router, model.router, monitoring.router):  # predictions first: each
-        app.include_router(router)  # request tries the routers in order, and /predict is the hot path
+    # predictions first: each request tries the routers in order, and /predict is the hot path
+    for router in (predict.router, probes.router, model.router, monitoring.router, v2.router, rollout.router):
+        app.include_router(router)
     return app
 
 

@@ -67,6 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=sorted(BACKEND_FORMATS), default=env("MODEL_BACKEND", "onnx"))
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per minute per client (off: 0)")
     parser.add_argument("--rate-burst", type=int, default=None, help="burst size of the per-client bucket")
+    parser.add_argument("--models", default=env("MODELS_DIR"),
+                        help="a model repository (<name>/<version>/ bundles) to serve on /v2 beside the model")
     parser.add_argument("--access-log", action="store_true", help="log every request (costs ~30%% throughput)")
     return parser.parse_args(argv)
 
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["MODEL_BACKEND"] = args.backend
     if args.model_dir:
         os.environ["MODEL_DIR"] = str(Path(args.model_dir).resolve())
+    if args.models:
+        os.environ["MODELS_DIR"] = str(Path(args.models).resolve())
     if args.rate_limit is not None:
         os.environ["RATE_LIMIT_PER_MINUTE"] = str(args.rate_limit)
     if args.rate_burst is not None:

@@ -35,17 +35,22 @@ class ApiSettings:
     rate_limit_burst: int | None = None
     gate_margin: float = GATE_MARGIN
     retrain_dir: Path | None = None  # None: paths.RETRAINED_DIR
+    models_dir: Path | None = None  # a model repository served on /v2 (advanced notebook A1); None: the one model
+    rollout_token: str | None = None  # lets PUT /rollout/{name} change a model's routing; None: routing is fixed
 
     @classmethod
     def from_env(cls) -> ApiSettings:
-        """Return the settings from MODEL_DIR, MODEL_BACKEND, RETRAIN_TOKEN, RATE_LIMIT_*, RETRAIN_* variables."""
+        """Return the settings from MODEL_DIR, MODEL_BACKEND, RETRAIN_TOKEN, RATE_LIMIT_*, RETRAIN_*, MODELS_DIR and
+        ROLLOUT_TOKEN variables."""
         env = os.environ.get
         rate, burst = float(env("RATE_LIMIT_PER_MINUTE", "0") or 0), env("RATE_LIMIT_BURST")
         return cls(model_dir=Path(env("MODEL_DIR")) if env("MODEL_DIR") else None,
                    backend=env("MODEL_BACKEND", "onnx"), retrain_token=env("RETRAIN_TOKEN") or None,
                    rate_limit_per_minute=rate or None, rate_limit_burst=int(burst) if burst else None,
                    gate_margin=float(env("RETRAIN_GATE_MARGIN", str(GATE_MARGIN))),
-                   retrain_dir=Path(env("RETRAIN_DIR")) if env("RETRAIN_DIR") else None)
+                   retrain_dir=Path(env("RETRAIN_DIR")) if env("RETRAIN_DIR") else None,
+                   models_dir=Path(env("MODELS_DIR")) if env("MODELS_DIR") else None,
+                   rollout_token=env("ROLLOUT_TOKEN") or None)
 
 
 @dataclass(frozen=True)
