@@ -24,7 +24,7 @@ def test_run_stops_at_the_failing_notebook_and_names_it(tmp_path) -> None:
     write(tmp_path / "01_fine.ipynb", "print('fine')")
     write(tmp_path / "02_broken.ipynb", "x = 1", "raise ValueError('the data is gone')")
     write(tmp_path / "03_later.ipynb", "print('later')")
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--no-progress",
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--no-progress", "--jobs", "1",
                            "--notebooks", str(tmp_path), "--build", str(tmp_path / "build")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
@@ -32,6 +32,30 @@ def test_run_stops_at_the_failing_notebook_and_names_it(tmp_path) -> None:
     assert "1 later notebook(s) not run" in done.stderr
     assert "01_fine.ipynb" in done.stdout and "ok" in done.stdout and "slowest cell" in done.stdout
     assert not (tmp_path / "build" / "03_later.ipynb").exists()
+
+
+STAMP = "import json, pathlib, time; t0 = time.time(); time.sleep({sleep}); " \
+        "pathlib.Path({out!r}).write_text(json.dumps([t0, time.time()]))"
+
+
+def test_run_waits_for_prerequisites_and_runs_independent_notebooks_together(tmp_path) -> None:
+    import json
+
+    times = tmp_path / "times"
+    times.mkdir()
+    for name, sleep in (("01_dataset", 0.5), ("02_training", 0.0), ("03_packaging", 0.0), ("04_serving", 2.0),
+                        ("05_mlops_workflows", 2.0)):
+        write(tmp_path / f"{name}.ipynb", STAMP.format(sleep=sleep, out=str(times / f"{name}.json")))
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--no-progress", "--jobs", "2",
+                           "--notebooks", str(tmp_path), "--build", str(tmp_path / "build")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    span = {p.stem: json.loads(p.read_text()) for p in times.iterdir()}
+    assert span["02_training"][0] >= span["01_dataset"][1], "02 started before the data it reads was written"
+    assert span["03_packaging"][0] >= span["02_training"][1]
+    assert min(span["04_serving"][0], span["05_mlops_workflows"][0]) >= span["03_packaging"][1]
+    serving, mlops = span["04_serving"], span["05_mlops_workflows"]
+    assert serving[0] < mlops[1] and mlops[0] < serving[1], "04 and 05 only need 03: they should have overlapped"
 
 
 def test_strip_noise_keeps_kernelspec_and_tags_and_drops_the_rest() -> None:
