@@ -103,6 +103,16 @@ def non_inferiority(correct_new: int, n_new: int, correct_old: int, n_old: int, 
                       f"non-inferiority, margin {margin:g}")
 
 
+def non_inferiority_power(p_new: float, n_new: int, p_old: float, n_old: int, margin: float, alpha: float = ALPHA,
+                          sims: int = 20_000, seed: int = 42) -> float:
+    """Return the chance that `non_inferiority` shows it for versions of true accuracies p_new and p_old on n_new
+    and n_old labels: statsmodels' test run on many simulated label sets at once (it has no closed form for it)."""
+    rng = np.random.default_rng(seed)
+    new, old = rng.binomial(n_new, p_new, size=sims), rng.binomial(n_old, p_old, size=sims)
+    result = test_proportions_2indep(new, n_new, old, n_old, value=-margin, alternative="larger")
+    return float(np.mean(np.asarray(result.pvalue) < alpha))
+
+
 def accuracy_interval(correct: int, n: int, alpha: float = ALPHA) -> tuple[float, float]:
     """Return the Wilson confidence interval of an accuracy measured on n labelled requests."""
     low, high = proportion_confint(correct, n, alpha=alpha, method="wilson")

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
 from starlette.background import BackgroundTask
 
-from helpers.api.contract import EXAMPLE_ROW, Number, Problem, body_doc, message
+from helpers.api.contract import EXAMPLE_ROW, FLOAT32_MAX, Number, Problem, body_doc, message
 from helpers.api.deps import get_state, json_body
 from helpers.api.errors import ApiError
 from helpers.api.repository import ModelRepository, ShadowEntry, UnknownModel, repository_of
@@ -162,7 +162,11 @@ def parse_infer(body: bytes) -> tuple[InferRequest, np.ndarray, list[str]]:
         loc = tuple(error["loc"]) or ("body",)
         if loc == ("inputs",) and error["type"] in ("too_short", "too_long"):
             raise OipError(400, f"inputs: expected exactly one input tensor, got {len(error['input'])}") from None
-        raise OipError(400, f"{field_path(loc)}: {message(error, loc, tuple(InferRequest.model_fields))}") from None
+        text = message(error, loc, tuple(InferRequest.model_fields))
+        if error["type"] in ("less_than_equal", "greater_than_equal"):
+            text = f"expected a number between -{FLOAT32_MAX:.1e} and {FLOAT32_MAX:.1e} (32-bit floats), " \
+                   f"got {error['input']:.1e}"
+        raise OipError(400, f"{field_path(loc)}: {text}") from None
     item = request.inputs[0]
     if item.name != ONNX_INPUT:
         raise OipError(400, f"inputs[0].name: this model's input is {ONNX_INPUT!r}, got {item.name[:40]!r}")
