@@ -44,7 +44,8 @@ def test_main_hands_its_options_to_the_app_through_the_environment(monkeypatch, 
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
     for name in ("MODEL_DIR", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_BURST", "MODEL_BACKEND"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so whatever main() sets is undone after the test
+        monkeypatch.delenv(name)
     monkeypatch.setattr(launch.logging, "basicConfig", lambda **_: None)
     launch.main(["--port", "8123", "--model-dir", str(tmp_path), "--rate-limit", "60", "--rate-burst", "2"])
     assert seen["app"] == "helpers.api.app:create_app_from_env" and seen["factory"] is True
