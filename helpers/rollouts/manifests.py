@@ -214,3 +214,13 @@ def validate(source: object) -> list[str]:
         for error in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
             errors.append(f"{doc['kind']}/{name}: {field_path(error.absolute_path) or '(document)'}: {error.message}")
     return errors
+
+
+def main() -> None:
+    """`python -m helpers.rollouts.manifests`: regenerate deploy/rollouts/ from the default CanarySettings."""
+    for path in write_manifests(CanarySettings(), "1.0.0", "1.0.1"):
+        print(f"wrote {paths.relative(path)}")
+
+
+if __name__ == "__main__":
+    main()

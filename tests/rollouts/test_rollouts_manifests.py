@@ -32,7 +32,7 @@ def test_the_committed_files_are_what_the_settings_generate() -> None:
     generated = manifests.render_files(SETTINGS, "1.0.0", "1.0.1")
     assert sorted(generated) == ["argo/rollout.yaml", "nginx/canary.yaml"]
     for name, text in generated.items():
-        assert (manifests.ROLLOUTS_DIR / name).read_text() == text, f"regenerate deploy/rollouts/{name}"
+        assert (manifests.ROLLOUTS_DIR / name).read_text() == text, "run python -m helpers.rollouts.manifests"
 
 
 def test_write_manifests_writes_the_same_files(tmp_path) -> None:
