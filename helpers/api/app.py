@@ -54,8 +54,8 @@ def create_app(settings: ApiSettings | None = None, **changes: Any) -> FastAPI:
         if settings.rate_limit_per_minute else None
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, limiter=limiter)
     install_error_handlers(app)
-    # predictions first: each request tries the routers in order, and /predict is the hot path
-    for router in (predict.router, probes.router, model.router, monitoring.router, v2.router, rollout.router):
+    predict.add_routes(app)  # first, and on the app itself: /predict is the hot path
+    for router in (probes.router, model.router, monitoring.router, v2.router, rollout.router):
         app.include_router(router)
     return app
 
