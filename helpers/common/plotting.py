@@ -1,4 +1,4 @@
-"""One figure style for the whole course, and saving figures at 300 DPI."""
+"""One figure style for the whole course, and saving figures at 150 DPI."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def apply_style() -> None:
 
 
 def save_figure(fig: plt.Figure, name: str, directory: Path | None = None) -> Path:
-    """Save `fig` as `<name>.png` at 300 DPI into figures/ and return the path."""
+    """Save `fig` as `<name>.png` at 150 DPI (sharp on screen, half the time of 300) into figures/; return the path."""
     directory = Path(directory or paths.FIGURES_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / (name if name.endswith(".png") else f"{name}.png")
-    fig.savefig(path, dpi=300, metadata={"Software": None})
+    fig.savefig(path, dpi=150, metadata={"Software": None})
     return path

@@ -46,7 +46,7 @@ def test_setup_seeds_and_configures() -> None:
     assert sklearn.get_config()["display"] == "text"
 
 
-def test_save_figure_writes_a_300_dpi_png(tmp_path) -> None:
+def test_save_figure_writes_a_150_dpi_png(tmp_path) -> None:
     from PIL import Image
 
     fig, ax = plt.subplots(figsize=(2, 1))
@@ -55,7 +55,7 @@ def test_save_figure_writes_a_300_dpi_png(tmp_path) -> None:
     plt.close(fig)
     assert path == tmp_path / "tiny.png"
     with Image.open(path) as img:
-        assert round(img.info["dpi"][0]) == 300
+        assert round(img.info["dpi"][0]) == 150
 
 
 def test_versions_line_names_packages() -> None:
