@@ -54,7 +54,11 @@ async def json_body(request: Request) -> bytes:
 async def parsed_body(request: Request, model: type[Body], *, optional: bool = False) -> Body:
     """Return the request's JSON body validated by the pydantic `model` (its defaults for an absent body when
     `optional`), or raise ApiError with the contract's messages (4xx naming the field)."""
-    body = await json_body(request)
+    return validated(await json_body(request), model, optional=optional)
+
+
+def validated(body: bytes, model: type[Body], *, optional: bool = False) -> Body:
+    """Return `body` validated by the pydantic `model`, or raise ApiError with the contract's messages."""
     if optional and not body.strip():
         return model()
     try:

@@ -115,3 +115,36 @@ def test_body_doc_documents_schema_and_example() -> None:
     assert body["examples"]["example"]["value"] == {"features": contract.EXAMPLE_ROW}
     assert body["schema"]["properties"]["features"]["minItems"] == N_FEATURES
     assert contract.body_doc(RetrainRequest, required=False)["requestBody"]["required"] is False
+
+
+ROW20 = [0.1 * i - 1 for i in range(N_FEATURES)]
+BATCH_BODIES = [
+    {"rows": [ROW20]}, {"rows": [ROW20] * MAX_BATCH_ROWS}, {"rows": [[1] * N_FEATURES, [2.5e38] * N_FEATURES]},
+    {"rows": [ROW20] * (MAX_BATCH_ROWS + 1)}, {"rows": []}, {"rows": [ROW20[:-1]]}, {"rows": [ROW20 + [1.0]]},
+    {"rows": [[True] + ROW20[1:]]}, {"rows": [["1"] + ROW20[1:]]}, {"rows": [[None] + ROW20[1:]]},
+    {"rows": [[1e39] + ROW20[1:]]}, {"rows": [[-3.5e38] + ROW20[1:]]}, {"rows": [[[1.0]] + ROW20[1:]]},
+    {"rows": [ROW20], "extra": 1}, {"row": [ROW20]}, {"rows": ROW20}, {"rows": {"0": ROW20}}, [ROW20], 3,
+]
+RAW_BATCHES = [b'{"rows": [[NaN' + b", 1.0" * 19 + b"]]}", b'{"rows": [[' + b"1" * 30 + b", 1.0" * 19 + b"]]}",
+               b'{"rows": [[1e400' + b", 1.0" * 19 + b"]]}", b"not json", b'{"rows": [[0.30000000000000004'
+               + b", 0.1" * 19 + b"]]}"]
+
+
+@pytest.mark.parametrize("raw", [json.dumps(b).encode() for b in BATCH_BODIES] + RAW_BATCHES)
+def test_the_fast_batch_check_accepts_exactly_what_the_contract_accepts(raw: bytes) -> None:
+    """batch_rows() is /predict_batch's fast path: it may only accept bodies BatchRequest accepts, with equal values."""
+    try:
+        expected = np.array(contract.BatchRequest.model_validate_json(raw).rows, dtype=np.float64)
+    except ValidationError:
+        expected = None
+    fast = contract.batch_rows(raw)
+    if expected is None:
+        assert fast is None
+    else:  # a valid body the fast check passes on to pydantic would be slow, not wrong: none of these is one
+        assert fast is not None and fast.dtype == np.float64 and np.array_equal(fast, expected)
+
+
+def test_the_fast_batch_check_parses_floats_exactly_as_pydantic_does() -> None:
+    rows = np.random.default_rng(0).standard_normal((200, N_FEATURES)) * 10.0 ** np.arange(-10, 10)
+    raw = json.dumps({"rows": rows.tolist()}).encode()
+    assert np.array_equal(contract.batch_rows(raw), np.array(contract.BatchRequest.model_validate_json(raw).rows))

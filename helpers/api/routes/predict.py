@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from helpers.api import schemas
-from helpers.api.contract import BatchRequest, PredictRequest, body_doc
-from helpers.api.deps import get_model, get_state, parsed_body
+from helpers.api.contract import BatchRequest, PredictRequest, batch_rows, body_doc
+from helpers.api.deps import get_model, get_state, json_body, parsed_body, validated
 from helpers.api.errors import problem_docs
 from helpers.api.state import ApiState, ServingModel
 from helpers.packaging import TIE_TOLERANCE, winning_class
@@ -53,7 +53,10 @@ async def predict(request: Request) -> Response:
 
 async def predict_batch(request: Request) -> Response:
     """Predict 1 to 1,000 rows at once."""
-    X = np.array((await parsed_body(request, BatchRequest)).rows, dtype=np.float64)
+    body = await json_body(request)
+    X = batch_rows(body)
+    if X is None:  # not a valid batch for the fast check: pydantic decides, and names the field if it is wrong
+        X = np.array(validated(body, BatchRequest).rows, dtype=np.float64)
     state = get_state(request)
     model = get_model(state)
     raw = await score(model, X)
