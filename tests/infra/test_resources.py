@@ -26,9 +26,10 @@ sys.stdin.readline()
 
 
 def total_bytes(frame, column: str) -> float:
-    """Return the bytes behind a per-second column: each rate times the time since the previous sample."""
+    """Return the bytes behind a per-second column: each rate times the time since the previous sample, rounded
+    to whole bytes (rate x time in floats lands a fraction of a byte off: 8 MiB came back as 8388607.999...)."""
     dt = np.diff(frame["t_s"].to_numpy(), prepend=0.0)
-    return float((frame[column] * dt).sum())
+    return float(round((frame[column] * dt).sum()))
 
 
 def test_resource_sampler_records_expected_columns(server: str) -> None:
