@@ -4,7 +4,6 @@ rejected), and a job that crashes leaves the serving model as it was."""
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -18,17 +17,6 @@ from helpers.model import Recipe
 from helpers.packaging import load_model
 
 
-def wait_for(client: TestClient, job_id: str, timeout: float = 120) -> dict:
-    """Poll a retraining job until it ends; return its record."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/retrain/{job_id}").json()
-        if job["status"] in ("accepted", "rejected", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
 def serving_version(client: TestClient) -> str:
     return client.get("/model_info").json()["serving"]["version"]
 
@@ -40,7 +28,7 @@ def test_a_request_maps_to_the_recipe_05_uses() -> None:
     assert changed == Recipe(params={"n_estimators": 20, "max_depth": 3}, extra_rows=1000, shuffle_labels=True)
 
 
-def test_shuffled_labels_are_rejected_and_the_model_keeps_serving(client, auth) -> None:
+def test_shuffled_labels_are_rejected_and_the_model_keeps_serving(client, auth, wait_for) -> None:
     before = serving_version(client)
     r = client.post("/retrain", json={"extra_rows": 1000, "shuffle_labels": True}, headers=auth)
     assert r.status_code == 202
@@ -53,7 +41,7 @@ def test_shuffled_labels_are_rejected_and_the_model_keeps_serving(client, auth) 
 
 
 @pytest.mark.parametrize("where", ["split_dataset", "save_model_bundle"])
-def test_a_crashing_job_fails_and_leaves_the_model(client, auth, monkeypatch, where) -> None:
+def test_a_crashing_job_fails_and_leaves_the_model(client, auth, wait_for, monkeypatch, where) -> None:
     def boom(*_a, **_k):
         raise RuntimeError("disk on fire")
 
@@ -72,7 +60,7 @@ def test_a_crashing_job_fails_and_leaves_the_model(client, auth, monkeypatch, wh
     wait_for(client, again.json()["job_id"])
 
 
-def test_1000_backlog_rows_are_accepted_as_v1_0_1_gated_on_validation(client, auth, bundle_dir) -> None:
+def test_1000_backlog_rows_are_accepted_as_v1_0_1_gated_on_validation(client, auth, wait_for, bundle_dir) -> None:
     split = split_dataset()
     assert len(split.y_val) == 400
     r = client.post("/retrain", json={"extra_rows": 1000}, headers=auth)

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from fastapi.testclient import TestClient
 
 from helpers.api.app import create_app
-
-
-def wait_for(client: TestClient, job_id: str, timeout: float = 120) -> dict:
-    """Poll a retraining job until it ends; return its record."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/retrain/{job_id}").json()
-        if job["status"] in ("accepted", "rejected", "failed"):
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish")
 
 
 def test_model_info_has_the_card_and_serving_facts(client) -> None:
@@ -66,7 +53,7 @@ def test_the_retrain_body_is_checked_after_the_token(client, auth, raw, content_
     assert client.post("/retrain", content=raw, headers={"content-type": content_type}).status_code == 401
 
 
-def test_a_second_retrain_while_one_runs_is_409(client, auth) -> None:
+def test_a_second_retrain_while_one_runs_is_409(client, auth, wait_for) -> None:
     first = client.post("/retrain", json={"n_estimators": 5, "shuffle_labels": True}, headers=auth)
     second = client.post("/retrain", headers=auth)
     assert first.status_code == 202 and second.status_code == 409
