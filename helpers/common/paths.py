@@ -19,6 +19,9 @@ STATE_ROOT: Path = Path(_STATE).resolve() if _STATE else ROOT
 NOTEBOOKS_DIR: Path = ROOT / "notebooks"
 DEPLOY_DIR: Path = ROOT / "deploy"
 BUILD_DIR: Path = ROOT / "build"
+CACHE_DIR: Path = BUILD_DIR / "cache"
+"""What depends only on the installed packages, never on course state (e.g. MLflow's migrated empty database):
+made once per machine and shared by every state folder, so a notebook opened cold does not redo it."""
 
 DATA_DIR: Path = STATE_ROOT / "data"
 """dataset.csv, production_pool.csv and schema.json (notebook 01)."""

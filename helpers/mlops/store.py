@@ -110,8 +110,9 @@ def local_store(directory: Path | None = None) -> Store:
 
     folder = Path(directory or paths.MLFLOW_DIR).resolve()
     db = folder / DB_FILE
+    template = paths.CACHE_DIR / f"mlflow-{mlflow.__version__}-empty.db"  # a new MLflow version migrates anew
     return Store(uri=f"sqlite:///{db.as_posix()}", local=True, db=db, artifacts=folder / ARTIFACTS_SUBDIR,
-                 template=folder / f".template-{mlflow.__version__}.db")  # a new MLflow version migrates anew
+                 template=template)
 
 
 def resolve_store(directory: Path | None = None, uri: str | None = None) -> Store:
@@ -190,6 +191,7 @@ def restore_template(store: Store) -> None:
         make_template(store)
     # SQLite's backup API writes the template's pages into the database file in place: a connection MLflow still
     # holds sees the fresh content, where deleting and copying the file would leave it writing to the deleted one.
+    store.db.parent.mkdir(parents=True, exist_ok=True)
     source = sqlite3.connect(f"{store.template.as_uri()}?mode=ro", uri=True)
     target = sqlite3.connect(store.db)
     try:

@@ -57,6 +57,7 @@ def mlops_state(tmp_path_factory, isolated_tracking, mlflow_template) -> SimpleN
     for name, folder in ARTIFACT_FOLDERS.items():
         isolated_tracking.setattr(paths, name, root / "artifacts" / folder)
     isolated_tracking.setenv("COURSE_STATE_DIR", str(root))
+    isolated_tracking.setattr(paths, "CACHE_DIR", root / "cache")
     local = store.local_store()
     assert local.template is not None
     local.template.parent.mkdir(parents=True)

@@ -56,13 +56,15 @@ def test_a_missing_template_is_made_once(mlops_state, mlflow_template, tmp_path,
 
     def make_template(local: store.Store) -> None:  # the session's migrated template stands in for the migrations
         calls.append(local)
+        local.template.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(mlflow_template, local.template)
 
     monkeypatch.setattr(store, "make_template", make_template)
+    monkeypatch.setattr(paths, "CACHE_DIR", tmp_path / "cache")  # a machine that never made one
     try:
         store.configure(reset=True, directory=tmp_path)
         store.configure(reset=True, directory=tmp_path)
-        assert len(calls) == 1 and (tmp_path / store.local_store(tmp_path).template.name).is_file()
+        assert len(calls) == 1 and store.local_store(tmp_path).template.parent == tmp_path / "cache"
         assert [e.name for e in store.client().search_experiments()] == ["Default"]
     finally:
         store.configure()  # back to the module's store
