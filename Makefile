@@ -16,8 +16,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export MPLCONFIGDIR := $(CURDIR)/build/.matplotlib
 export JUPYTER_PLATFORM_DIRS := 1
 
-# Only nbval: autoloading every installed pytest plugin (schemathesis, hypothesis ...) costs seconds per run.
-NBVAL_PYTEST := PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest -p nbval
+# No plugin autoloading (schemathesis, hypothesis ... cost ~3 s per run and no test needs them); nbval is named.
+PYTEST := PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/pytest
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120
 
 .PHONY: help install run test lint unit nbval portability refresh lab serve mlflow-ui clean lock bench slides edge-assets edge-demo
@@ -45,11 +45,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check helpers tests tools benchmarks conftest.py
 
 unit: $(STAMP)
-	$(BIN)/pytest tests
+	$(PYTEST) tests
 
 nbval: $(STAMP)  # in order, from an empty state folder: the committed data, artifacts and figures stay untouched
 	rm -rf build/nbval-state
-	COURSE_STATE_DIR=$(CURDIR)/build/nbval-state $(NBVAL_PYTEST) $(NBVAL) notebooks
+	COURSE_STATE_DIR=$(CURDIR)/build/nbval-state $(PYTEST) -p nbval $(NBVAL) notebooks
 
 # numpy picks SIMD kernels (AVX2, AVX-512, NEON...) at run time by CPU, and they may order ties or round the last
 # digit differently. This run switches off every optional kernel this CPU has, so the baseline code runs, and
@@ -60,7 +60,7 @@ nbval: $(STAMP)  # in order, from an empty state folder: the committed data, art
 portability: $(STAMP)  ## nbval with each notebook cold, numpy's optional SIMD kernels off and another hash seed
 	rm -rf build/nbval-portable
 	NPY_DISABLE_CPU_FEATURES="$$($(BIN)/python tools/numpy_baseline.py)" PYTHONHASHSEED=1 \
-		COURSE_STANDALONE_ROOT=$(CURDIR)/build/nbval-portable $(NBVAL_PYTEST) $(NBVAL) notebooks
+		COURSE_STANDALONE_ROOT=$(CURDIR)/build/nbval-portable $(PYTEST) -p nbval $(NBVAL) notebooks
 
 refresh: $(STAMP)  ## re-execute the committed notebooks in place (authors)
 	COURSE_FIGURES_DIR=$(CURDIR)/figures $(BIN)/python tools/refresh_notebooks.py
