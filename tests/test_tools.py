@@ -12,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import refresh_notebooks  # noqa: E402
+import run_notebooks  # noqa: E402
 
 
 def write(path: Path, *sources: str) -> None:
@@ -43,7 +44,7 @@ def test_run_waits_for_prerequisites_and_runs_independent_notebooks_together(tmp
 
     times = tmp_path / "times"
     times.mkdir()
-    for name, sleep in (("01_dataset", 0.5), ("02_training", 0.0), ("03_packaging", 0.0), ("04_serving", 2.0),
+    for name, sleep in (("01_dataset", 0.5), ("02_training", 0.0), ("03_packaging", 2.0), ("04_serving", 0.0),
                         ("05_mlops_workflows", 2.0)):
         write(tmp_path / f"{name}.ipynb", STAMP.format(sleep=sleep, out=str(times / f"{name}.json")))
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--no-progress", "--jobs", "2",
@@ -52,10 +53,16 @@ def test_run_waits_for_prerequisites_and_runs_independent_notebooks_together(tmp
     assert done.returncode == 0, done.stderr
     span = {p.stem: json.loads(p.read_text()) for p in times.iterdir()}
     assert span["02_training"][0] >= span["01_dataset"][1], "02 started before the data it reads was written"
-    assert span["03_packaging"][0] >= span["02_training"][1]
-    assert min(span["04_serving"][0], span["05_mlops_workflows"][0]) >= span["03_packaging"][1]
-    serving, mlops = span["04_serving"], span["05_mlops_workflows"]
-    assert serving[0] < mlops[1] and mlops[0] < serving[1], "04 and 05 only need 03: they should have overlapped"
+    assert min(span["03_packaging"][0], span["05_mlops_workflows"][0]) >= span["02_training"][1]
+    assert span["04_serving"][0] >= span["03_packaging"][1]
+    packaging, mlops = span["03_packaging"], span["05_mlops_workflows"]
+    assert packaging[0] < mlops[1] and mlops[0] < packaging[1], "03 and 05 only need 02: they should have overlapped"
+
+
+def test_the_most_awaited_ready_notebook_starts_first() -> None:
+    assert run_notebooks.waiting_on("02_training") == 7  # all but 01 and A2, which needs only the dataset
+    assert run_notebooks.waiting_on("05_mlops_workflows") == 4  # 06, 07, 08 and A1
+    assert run_notebooks.waiting_on("03_packaging") == 1 and run_notebooks.waiting_on("08_dashboard") == 0
 
 
 def test_strip_noise_keeps_kernelspec_and_tags_and_drops_the_rest() -> None:

@@ -35,14 +35,24 @@ AFTER: dict[str, tuple[str, ...]] = {
     "02_training": ("01_dataset",),  # the dataset
     "03_packaging": ("02_training",),  # the reference forest
     "04_serving": ("03_packaging",),  # the bundle it serves
-    "05_mlops_workflows": ("03_packaging",),  # the reference forest, logged by hand
+    "05_mlops_workflows": ("02_training",),  # the reference forest, logged by hand
     "06_monitoring": ("05_mlops_workflows",),  # the production bundle
     "07_infrastructure": ("05_mlops_workflows",),  # the production bundle in the image
     "08_dashboard": ("06_monitoring", "07_infrastructure"),  # the registry, the week, the load test
-    "A1_rollouts_and_ab_tests": ("08_dashboard",),  # the registry (after 08 has read it)
-    "A2_compression_and_edge": ("02_training",),  # the data and the split
+    "A1_rollouts_and_ab_tests": ("05_mlops_workflows",),  # the registry and the production bundle (read only)
+    "A2_compression_and_edge": ("01_dataset",),  # the data and the split
 }
 """Which notebooks must have finished before a notebook starts: the ones that write what it reads."""
+
+
+def waiting_on(name: str) -> int:
+    """Return how many notebooks wait, directly or not, for `name`: of the ready ones, the most awaited runs first."""
+    return sum(reaches(other, name) for other in AFTER)
+
+
+def reaches(name: str, prerequisite: str) -> bool:
+    """Return True if `name` needs `prerequisite`, directly or through other notebooks."""
+    return any(p == prerequisite or reaches(p, prerequisite) for p in AFTER.get(name, ()))
 
 
 def slowest_cell(path: Path) -> tuple[int, float, str]:
@@ -90,6 +100,7 @@ def run_all(notebooks: list[Path], jobs: int, progress: bool, build: Path) -> di
             failed = any(error for _, error in done.values())
             ready = [] if failed else [nb for nb in pending if all(p in done or p not in names
                                                                    for p in AFTER.get(nb.stem, ()))]
+            ready.sort(key=lambda nb: -waiting_on(nb.stem))  # stable: equals keep the reading order
             for nb in ready[: jobs - len(running)]:
                 pending.remove(nb)
                 with lock:
