@@ -39,25 +39,28 @@ class BatchRequest(BaseModel):
     rows: list[Row] = Field(min_length=1, max_length=MAX_BATCH_ROWS)
 
 
+NUMERIC_BYTES = b"0123456789+-.eE,[] \t\r\n"
+"""What a batch body holds besides `{"rows":}`: the bytes of JSON numbers, commas, brackets and whitespace."""
+
+
 def batch_rows(body: bytes) -> np.ndarray | None:
     """Return a batch body as an (n, 20) float64 array if it keeps BatchRequest's contract, else None.
 
-    The same rules as BatchRequest, checked on arrays: about 70 µs less than pydantic for 100 rows. A body it
-    does not accept goes to BatchRequest, which refuses it with the contract's message (or accepts it).
+    The same rules as BatchRequest, checked on bytes and arrays: a body that is `{"rows": ...}` around numbers,
+    commas and brackets only can hold no string, boolean, null or object, so numpy converts exactly its numbers.
+    A body it does not accept goes to BatchRequest, which refuses it with the contract's message (or accepts it).
     """
+    if body.translate(None, NUMERIC_BYTES) != b'{"rows":}':  # one C pass; any other token: pydantic decides
+        return None
     try:
         parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        rows = parsed["rows"] if type(parsed) is dict and len(parsed) == 1 else None
+        X = np.array(rows, dtype=np.float64) if type(rows) is list else None
+    except (orjson.JSONDecodeError, KeyError, ValueError):  # not JSON; another key; rows of unequal lengths
         return None
-    rows = parsed.get("rows") if type(parsed) is dict and len(parsed) == 1 else None
-    if type(rows) is not list or not 1 <= len(rows) <= MAX_BATCH_ROWS:
+    if X is None or X.ndim != 2 or X.shape[1] != N_FEATURES or not 1 <= len(X) <= MAX_BATCH_ROWS:
         return None
-    if not all(type(row) is list and len(row) == N_FEATURES for row in rows):
-        return None
-    if not all(type(v) is float or type(v) is int for row in rows for v in row):  # strict: no booleans
-        return None
-    X = np.array(rows, dtype=np.float64)
-    return X if np.isfinite(X).all() and np.abs(X).max() <= FLOAT32_MAX else None
+    return X if np.abs(X).max() <= FLOAT32_MAX else None  # also refuses infinity (NaN is not JSON)
 
 
 class Problem(BaseModel):

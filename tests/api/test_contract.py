@@ -125,9 +125,15 @@ BATCH_BODIES = [
     {"rows": [[1e39] + ROW20[1:]]}, {"rows": [[-3.5e38] + ROW20[1:]]}, {"rows": [[[1.0]] + ROW20[1:]]},
     {"rows": [ROW20], "extra": 1}, {"row": [ROW20]}, {"rows": ROW20}, {"rows": {"0": ROW20}}, [ROW20], 3,
 ]
+BATCH_BODIES += [  # at the edges of the fast check: its byte check, numpy's shapes, the float32 range
+    {"rows": [ROW20, ROW20[:-1]]}, {"rows": [[[v] for v in ROW20]]}, {"rows": 5}, {"rows": [[{}] + ROW20[1:]]},
+    {"rows": [[[]] + ROW20[1:]]}, {"rows": [[]]}, [{"rows": [ROW20]}], {"r0ows": [ROW20]}, {"rows": [[1e38] * 20]},
+]
 RAW_BATCHES = [b'{"rows": [[NaN' + b", 1.0" * 19 + b"]]}", b'{"rows": [[' + b"1" * 30 + b", 1.0" * 19 + b"]]}",
                b'{"rows": [[1e400' + b", 1.0" * 19 + b"]]}", b"not json", b'{"rows": [[0.30000000000000004'
-               + b", 0.1" * 19 + b"]]}"]
+               + b", 0.1" * 19 + b"]]}", json.dumps({"rows": [ROW20] * 2}, indent=2).encode(),
+               b'{"rows": [[' + b"1, " * 19 + b'1]], "rows": []}',
+               b'{"rows": [[' + b"1, " * 19 + b"1]]", b'{"rows": [[' + b"-0, 1E5, 2e-3, " * 6 + b"1, 2]]}"]
 
 
 @pytest.mark.parametrize("raw", [json.dumps(b).encode() for b in BATCH_BODIES] + RAW_BATCHES)
@@ -148,3 +154,23 @@ def test_the_fast_batch_check_parses_floats_exactly_as_pydantic_does() -> None:
     rows = np.random.default_rng(0).standard_normal((200, N_FEATURES)) * 10.0 ** np.arange(-10, 10)
     raw = json.dumps({"rows": rows.tolist()}).encode()
     assert np.array_equal(contract.batch_rows(raw), np.array(contract.BatchRequest.model_validate_json(raw).rows))
+
+
+def test_the_fast_batch_check_never_accepts_more_than_the_contract_on_spliced_bodies() -> None:
+    """A JSON token in place of a number or spliced in anywhere: what batch_rows() accepts, pydantic accepts, equal."""
+    rng = np.random.default_rng(1)
+    values = [json.dumps(v) for v in ROW20 + [int(v * 10) for v in ROW20]]
+    tokens = ["true", "false", "null", '"1"', "{}", "[]", "[1]", "1", "-", ",", "]", "[", "1e39", " ", '"rows":', "{"]
+    accepted = 0
+    for _ in range(2_000):
+        token, where = tokens[int(rng.integers(len(tokens)))], int(rng.integers(len(values)))
+        row = values[:where] + [token] + values[where + 1:] if rng.random() < 0.5 else values
+        raw = '{"rows": [[' + ", ".join(row[:N_FEATURES]) + "], [" + ", ".join(row[N_FEATURES:]) + "]]}"
+        if row is values:
+            at = int(rng.integers(len(raw) + 1))
+            raw = raw[:at] + token + raw[at:]
+        fast = contract.batch_rows(raw.encode())
+        if fast is not None:
+            accepted += 1
+            assert np.array_equal(fast, np.array(contract.BatchRequest.model_validate_json(raw).rows)), raw
+    assert accepted > 100  # the check was exercised on bodies it accepts, not only on ones it refuses
