@@ -61,8 +61,9 @@ async def predict_batch(request: Request) -> Response:
     model = get_model(state)
     raw = await score(model, X)
     labels, proba = winning_class(raw), np.round(raw.astype(np.float64), 6)  # float64: no float32 digits
-    predictions = [{"prediction": c, "probabilities": {"0": a, "1": b}, "confidence": max(a, b)}
-                   for c, (a, b) in zip(labels.tolist(), proba.tolist(), strict=True)]
+    columns = labels.tolist(), *proba.T.tolist(), proba.max(axis=1).tolist()  # lists: cheaper per row than numpy
+    predictions = [{"prediction": c, "probabilities": {"0": a, "1": b}, "confidence": top}
+                   for c, a, b, top in zip(*columns, strict=True)]
     return answered(state, X, labels, {"predictions": predictions, "count": len(predictions),
                                        "model_version": model.version})
 
