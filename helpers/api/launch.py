@@ -93,5 +93,5 @@ def main(argv: list[str] | None = None) -> None:
         patch_uvicorn_tcp_nodelay()
     print(f"serving the model API on http://{args.host}:{args.port} (docs: /docs); Ctrl-C stops it", flush=True)
     uvicorn.run("helpers.api.app:create_app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, access_log=args.access_log, log_level="warning",
-                limit_concurrency=1000, timeout_graceful_shutdown=5)
+                workers=args.workers, access_log=args.access_log, log_level="warning", http="httptools",
+                limit_concurrency=1000, timeout_graceful_shutdown=5)  # httptools: a C parser, h11's is Python

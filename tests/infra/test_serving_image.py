@@ -19,9 +19,10 @@ from helpers.common import paths
 from helpers.common.processes import BackgroundServer
 
 SERVING_REQUIREMENTS = paths.DEPLOY_DIR / "requirements-serving.txt"
-SERVING_ROOTS = ["fastapi", "uvicorn", "numpy", "onnxruntime", "orjson", "prometheus-client", "scikit-learn", "skops",
-                 "pandas", "scipy", "skl2onnx"]
-"""What the API imports directly (skl2onnx: POST /retrain exports the candidate to ONNX)."""
+SERVING_ROOTS = ["fastapi", "uvicorn", "httptools", "numpy", "onnxruntime", "orjson", "prometheus-client",
+                 "scikit-learn", "skops", "pandas", "scipy", "skl2onnx"]
+"""What the API imports directly (skl2onnx: POST /retrain exports the candidate to ONNX; httptools: uvicorn's
+HTTP parser, written in C)."""
 LINUX_CPYTHON_311 = {"extra": "", "python_version": "3.11", "python_full_version": "3.11.9", "sys_platform": "linux",
                      "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython",
                      "platform_python_implementation": "CPython", "platform_machine": "x86_64"}
