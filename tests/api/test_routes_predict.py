@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from helpers.api import scoring
 from helpers.api.app import create_app
 from helpers.api.deps import MAX_BODY_BYTES
+from helpers.api.routes import predict
 from helpers.data import split_dataset
 from helpers.packaging import load_model
 
@@ -41,6 +43,15 @@ def test_predict_batch_answers_each_row_in_order_with_the_same_numbers(client) -
     for single, batched in zip(singles, body["predictions"][:3], strict=True):
         assert batched == {k: single[k] for k in ("prediction", "probabilities", "confidence")}
     assert all(len(repr(p["confidence"])) <= 8 for p in body["predictions"]), "rounded to 6 digits, no float32 tail"
+
+
+def test_a_row_gets_the_same_answer_in_any_batch(client, monkeypatch) -> None:
+    monkeypatch.setattr(predict, "ROW_CHUNKS", scoring.RowChunks(cores=3))  # large batches in chunks, on any machine
+    X = split_dataset().X_val[:300].tolist()
+    whole = client.post("/predict_batch", json={"rows": X}).json()["predictions"]
+    for size in (1, 7, 64, 150):
+        parts = [client.post("/predict_batch", json={"rows": X[i:i + size]}).json() for i in range(0, len(X), size)]
+        assert [p for part in parts for p in part["predictions"]] == whole, size
 
 
 def test_a_full_batch_of_1000_is_accepted(client) -> None:
