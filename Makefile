@@ -38,8 +38,8 @@ install: $(STAMP)  ## create or update .venv from the pins (free when nothing ch
 run: $(STAMP)  ## execute all notebooks into build/ and print the time table
 	$(BIN)/python tools/run_notebooks.py
 
-test: lint  ## lint, then unit tests, nbval in order, and nbval cold and portable (two at a time)
-	$(MAKE) --no-print-directory -j2 --output-sync=line nbval portability unit
+test: lint  ## lint, then unit tests, nbval in order, and nbval cold and portable (three jobs share the cores)
+	$(MAKE) --no-print-directory -j3 --output-sync=line nbval portability unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests tools benchmarks conftest.py
