@@ -33,7 +33,7 @@ DRIVER = paths.DEPLOY_DIR / "edge" / "c" / "score_rows.c"
 CFLAGS: tuple[str, ...] = ("-O2",)
 LDFLAGS: tuple[str, ...] = ("-s",)
 """Strip the symbol table from the binary: what a device would carry."""
-CACHE_DIR = paths.BUILD_DIR / "edge" / "bin"
+CACHE_DIR = paths.CACHE_DIR / "edge"
 """Compiled binaries, named by the hash of their code: a second run of the same model reuses the first build."""
 
 
